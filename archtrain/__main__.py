@@ -1,0 +1,3 @@
+from archtrain.cli import main
+
+main()

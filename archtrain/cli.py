@@ -1,0 +1,128 @@
+"""archtrain's command line: Hydra composes the config, `archtrain.train` runs it.
+
+Only Hydra and OmegaConf load at start-up; torch and Lightning load when a run begins, so
+`archtrain --help` and bad overrides answer at once.
+"""
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra import compose, initialize_config_module
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig
+
+from archtrain.errors import ArchtrainError
+
+CONF = Path(__file__).resolve().parent / "conf"
+GROUPS = ("model", "data", "optim", "scheduler", "regularizer", "hardware", "logger", "experiment")
+HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
+
+Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]
+
+Config groups:
+{groups}
+
+Examples:
+  archtrain                                        train the default: an MLP on digits
+  archtrain model=lstm                             every model brings a fitting dataset
+  archtrain model=gpt data=text data.path=my.txt   a character GPT on your own text
+  archtrain optim=sgd optim.lr=0.05 'regularizer=[dropout,weight_decay]'
+  archtrain -m optim=sgd,adam optim.lr=1e-3,1e-2   a sweep over every combination
+  archtrain resume=outputs/runs/<date>/<time>_<model>-<data> [trainer.max_epochs=40]
+  archtrain ckpt_path=<run>/checkpoints/best.ckpt  a new run that starts from those weights
+
+Runs are written under outputs/runs/, sweeps under outputs/multirun/.
+See the composed config without training: archtrain --cfg job [overrides]. Hydra's own flags: --hydra-help.
+"""
+
+# Flags after which Hydra prints something and runs no job.
+INFO_FLAGS = ("--hydra-help", "--info", "-i", "--cfg", "-c", "--version", "--resolve",
+              "--package", "-p", "--shell-completion", "-sc")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flags = [a for a in argv if a.startswith("-")]
+    overrides = [a for a in argv if not a.startswith("-")]
+    if "--help" in flags or "-h" in flags:
+        print(usage())
+        return
+    multirun = "-m" in flags or "--multirun" in flags
+    resume_overrides: list[str] = []
+    try:
+        resume = next((o.split("=", 1)[1] for o in overrides if o.startswith("resume=")), None)
+        if resume:
+            overrides, resume_overrides = resume_arguments(resume, overrides, multirun)
+        elif not any(f.split("=")[0] in INFO_FLAGS for f in flags):
+            check_overrides(overrides, multirun)
+    except ArchtrainError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(err.exit_code) from None
+    sys.argv = [sys.argv[0], *flags, *overrides]
+    run_hydra(resume_overrides)
+
+
+def usage() -> str:
+    """The help text, with every config group's options read from the conf folder."""
+    width = max(map(len, GROUPS))
+    lines = [f"  {group:<{width}}  {', '.join(sorted(p.stem for p in (CONF / group).glob('*.yaml')))}"
+             for group in GROUPS]
+    return HELP.format(groups="\n".join(lines))
+
+
+def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[list[str], list[str]]:
+    """Hydra overrides that put the job back in the run's own directory, and the user's other
+    overrides, which apply on top of that run's stored config."""
+    from archtrain.runs import find_run
+
+    if multirun:
+        raise ArchtrainError("resume= continues one run; it cannot be part of a sweep (-m)")
+    run = find_run(path)
+    hydra_args = [f"resume='{run.path}'", f"hydra.run.dir='{run.path}'", "hydra.output_subdir=null"]
+    return hydra_args, [o for o in overrides if not o.startswith("resume=")]
+
+
+def check_overrides(overrides: list[str], multirun: bool) -> None:
+    """Compose the config once (the first job of a sweep) to turn Hydra's errors into one line."""
+    try:
+        if multirun:
+            overrides = first_job(overrides)
+        with initialize_config_module("archtrain.conf", version_base="1.3"):
+            compose("config", overrides=overrides, return_hydra_config=True)
+    except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
+        raise ArchtrainError(one_line(str(err))) from None
+
+
+def first_job(overrides: list[str]) -> list[str]:
+    """The overrides of a sweep's first job: every swept value replaced by its first choice."""
+    first = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            value = next(iter(override.sweep_string_iterator()))
+            first.append(f"{override.get_key_element()}={value}")
+        else:
+            first.append(override.input_line)
+    return first
+
+
+def one_line(message: str) -> str:
+    """Hydra's multi-line messages, without their internal detail lines."""
+    lines = [line.strip() for line in message.splitlines()]
+    kept = [line for line in lines if line and not line.startswith(("full_key:", "object_type=", "reference_type="))]
+    return " ".join(kept).replace("\t", " ") or "invalid arguments"
+
+
+def run_hydra(resume_overrides: list[str]) -> None:
+    @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+    def job(cfg: DictConfig) -> dict:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        from archtrain.train import run_job
+
+        hydra_cfg = HydraConfig.get()
+        return run_job(cfg, Path(hydra_cfg.runtime.output_dir), resume_overrides,
+                       multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+
+    job()

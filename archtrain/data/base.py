@@ -1,0 +1,101 @@
+"""In-memory datasets as a LightningDataModule with fast, resumable batching."""
+
+from typing import Iterator
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from archtrain.data.spec import DataSpec
+from archtrain.errors import ArchtrainError
+
+Split = tuple[torch.Tensor, ...]
+
+
+class TensorBatches(Dataset):
+    """Tensors indexed along their first dimension; a whole batch is gathered in one indexing op."""
+
+    def __init__(self, *tensors: torch.Tensor):
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: int) -> Split:
+        return tuple(t[index] for t in self.tensors)
+
+    def __getitems__(self, indices: list[int]) -> Split:
+        index = torch.as_tensor(indices)
+        return tuple(t[index] for t in self.tensors)
+
+
+def _already_batched(batch: Split) -> Split:
+    return batch
+
+
+class EpochShuffle(Sampler[int]):
+    """A permutation drawn from (seed, epoch), so that a resumed run sees the same order."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+
+class ArrayDataModule(pl.LightningDataModule):
+    """A dataset small enough for memory: subclasses implement `load` and return its splits and spec."""
+
+    def __init__(self, batch_size: int, seed: int = 0):
+        super().__init__()
+        self.batch_size, self.seed = batch_size, seed
+        self.splits: dict[str, Split] | None = None
+        self._spec: DataSpec | None = None
+
+    def load(self) -> tuple[dict[str, Split], DataSpec]:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is None:
+            self.splits, self._spec = self.load()
+
+    @property
+    def spec(self) -> DataSpec:
+        self.setup()
+        return self._spec
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        self.setup()
+        data = TensorBatches(*self.splits[split])
+        sampler = EpochShuffle(len(data), self.seed) if shuffle else None
+        # A private generator keeps the loader from drawing on the global RNG that dropout uses.
+        return DataLoader(data, batch_size=self.batch_size, sampler=sampler,
+                          collate_fn=_already_batched, generator=torch.Generator())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+
+def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int,
+                  shuffle: bool = True) -> dict[str, torch.Tensor]:
+    """Index sets for train, val and test: shuffled by `seed`, or in order (time series)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(n)
+    n_test, n_val = round(n * test_fraction), round(n * val_fraction)
+    n_train = n - n_val - n_test
+    if min(n_train, n_val, n_test) < 1:
+        raise ArchtrainError(f"{n} examples cannot be split into train, val and test "
+                             f"with val_fraction={val_fraction} and test_fraction={test_fraction}")
+    return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}

@@ -1,0 +1,31 @@
+"""DataSpec: what a model needs to know about its data, and nothing else."""
+
+from dataclasses import asdict, dataclass, field
+
+# Data dimensions are passed to model constructors under these names.
+DIMENSIONS = (
+    "in_features", "in_channels", "image_size", "num_classes",
+    "out_features", "vocab_size", "seq_len", "max_len",
+)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    modality: str                     # vector, image, series, text or pairs
+    objective: str                    # classify, forecast, language_model or seq2seq
+    in_features: int | None = None
+    in_channels: int | None = None
+    image_size: int | None = None
+    num_classes: int | None = None
+    out_features: int | None = None
+    vocab_size: int | None = None
+    seq_len: int | None = None
+    max_len: int | None = None
+    vocab: tuple[str, ...] = ()       # token id -> string, for text and pairs
+    special: dict = field(default_factory=dict)   # e.g. pad, bos, eos token ids
+    scale: tuple[float, float] = (0.0, 1.0)       # (mean, std) that undo a series' standardization
+
+    def dimensions(self) -> dict[str, int]:
+        """The data dimensions that are set, by their conventional names."""
+        values = asdict(self)
+        return {name: values[name] for name in DIMENSIONS if values[name] is not None}

@@ -1,0 +1,84 @@
+"""Layers shared across the zoo."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU,
+}
+
+
+def activation(name: str) -> nn.Module:
+    """A fresh activation module by name."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation '{name}'; choose from {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+class Attention(nn.Module):
+    """Multi-head attention through scaled_dot_product_attention; self- or cross-attention."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0):
+        super().__init__()
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
+        self.num_heads, self.dropout = num_heads, dropout
+        self.query = nn.Linear(d_model, d_model)
+        self.key_value = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, causal: bool = False) -> torch.Tensor:
+        """`mask` is True where a query may attend, broadcastable to (batch, heads, query, key)."""
+        context = x if context is None else context
+        q = self._heads(self.query(x))
+        k, v = (self._heads(t) for t in self.key_value(context).chunk(2, dim=-1))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).flatten(2))
+
+    def _heads(self, t: torch.Tensor) -> torch.Tensor:
+        return t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+
+class FeedForward(nn.Sequential):
+    """The position-wise two-layer network of a Transformer block."""
+
+    def __init__(self, d_model: int, mult: int = 4, dropout: float = 0.0):
+        super().__init__(nn.Linear(d_model, mult * d_model), nn.GELU(),
+                         nn.Linear(mult * d_model, d_model), nn.Dropout(dropout))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block: self-attention, optional cross-attention to a memory, feed-forward."""
+
+    def __init__(self, d_model: int, num_heads: int, ff_mult: int = 4, dropout: float = 0.0,
+                 cross: bool = False):
+        super().__init__()
+        self.norm1, self.attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout)
+        self.cross = cross
+        if cross:
+            self.norm_cross, self.cross_attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout)
+        self.norm2, self.ff = nn.LayerNorm(d_model), FeedForward(d_model, ff_mult, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
+                memory: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), mask=mask, causal=causal))
+        if self.cross:
+            x = x + self.drop(self.cross_attn(self.norm_cross(x), memory, mask=memory_mask))
+        return x + self.ff(self.norm2(x))
+
+
+def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
+    """The fixed sine/cosine position table of Vaswani et al. (2017), shape (length, d_model)."""
+    position = torch.arange(length).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(length, d_model)
+    table[:, 0::2] = torch.sin(position * frequency)
+    table[:, 1::2] = torch.cos(position * frequency)
+    return table

@@ -1,0 +1,49 @@
+"""What a run shows in the terminal: the config tree at the start, result tables at the end."""
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console()
+
+
+def show_config(cfg: DictConfig) -> None:
+    tree = Tree("config", guide_style="dim")
+    for key, value in cfg.items():
+        branch = tree.add(f"[bold]{key}")
+        text = OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        branch.add(Syntax(text.rstrip() or "null", "yaml", theme="ansi_dark", background_color="default"))
+    console.print(tree)
+
+
+def _format(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def show_results(summary: dict) -> None:
+    metrics = Table(title=f"{summary.get('model')} on {summary.get('data')}: {summary.get('status')}")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    best = summary.get("best") or {}
+    if best:
+        metrics.add_row(f"best {best['metric']} (epoch {best.get('epoch')})", _format(best["value"]))
+    for section in ("test", "final"):
+        for name, value in (summary.get(section) or {}).items():
+            metrics.add_row(f"{section} {name}" if section == "final" else name, _format(value))
+    for name in ("epochs", "steps", "parameters"):
+        if summary.get(name) is not None:
+            metrics.add_row(name, _format(summary[name]))
+    if summary.get("durations"):
+        metrics.add_row("time", f"{summary['durations'].get('total_s', 0):.1f} s")
+    console.print(metrics)
+    files = Table(title="files", show_header=False)
+    files.add_column("what")
+    files.add_column("where", overflow="fold")
+    for what, where in (summary.get("files") or {}).items():
+        if where and Path(where).exists():
+            files.add_row(what, str(where))
+    console.print(files)

@@ -1,0 +1,46 @@
+"""Pictures of a run: the learning curve from metrics.csv."""
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+
+def read_epoch_metrics(metrics_csv: Path) -> dict[str, dict[int, float]]:
+    """metric name -> {epoch: value}, from Lightning's CSV (one sparse row per logging call)."""
+    series: dict[str, dict[int, float]] = defaultdict(dict)
+    with open(metrics_csv, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if not row.get("epoch"):
+                continue
+            epoch = int(float(row["epoch"]))
+            for name, value in row.items():
+                if name not in ("epoch", "step") and value not in ("", None):
+                    series[name][epoch] = float(value)
+    return dict(series)
+
+
+def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str) -> Path | None:
+    """Loss by epoch (train and val), and the monitored metric beside it."""
+    if not series:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = ["loss"] + ([monitor.split("/", 1)[1]] if monitor.split("/", 1)[1] != "loss" else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        for stage in ("train", "val"):
+            points = series.get(f"{stage}/{panel}")
+            if points:
+                epochs = sorted(points)
+                ax.plot(epochs, [points[e] for e in epochs], marker=".", label=stage)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(panel)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

@@ -1,0 +1,55 @@
+"""The table at the end of a sweep: each job's overrides, status and key metric."""
+
+import csv
+import json
+from pathlib import Path
+
+import yaml
+from hydra.experimental.callback import Callback
+from rich.console import Console
+from rich.table import Table
+
+COLUMNS = ("job", "overrides", "status", "metric", "best", "test", "seconds", "error")
+
+
+def job_row(job_dir: Path) -> dict:
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
+    summary_file = job_dir / "summary.json"
+    summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+    best = summary.get("best") or {}
+    metric = best.get("metric", "")
+    test_metric = metric.replace("val/", "test/", 1)
+    return {
+        "job": job_dir.name, "overrides": " ".join(overrides), "status": summary.get("status", "missing"),
+        "metric": metric, "best": best.get("value"), "test": (summary.get("test") or {}).get(test_metric),
+        "seconds": (summary.get("durations") or {}).get("total_s"), "error": summary.get("error") or "",
+    }
+
+
+def _cell(value) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+class SweepReport(Callback):
+    """Writes sweep.csv in the sweep directory and prints it; exits non-zero if any job failed."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
+                      key=lambda d: int(d.name.split("_", 1)[0]) if d.name.split("_", 1)[0].isdigit() else 0)
+        rows = [job_row(d) for d in jobs]
+        path = sweep_dir / "sweep.csv"
+        with open(path, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+        table = Table(title=f"sweep: {len(rows)} jobs ({path})")
+        for column in COLUMNS:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            style = None if row["status"] == "completed" else "red"
+            table.add_row(*(_cell(row[c]) for c in COLUMNS), style=style)
+        Console().print(table)
+        failed = sum(row["status"] != "completed" for row in rows)
+        if failed:
+            raise SystemExit(f"error: {failed} of {len(rows)} sweep jobs did not complete; see {path}")

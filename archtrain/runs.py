@@ -1,0 +1,101 @@
+"""The run directory: its layout, its summary, and finding a run to resume."""
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from archtrain.errors import ArchtrainError
+
+PACKAGES = ("archtrain", "torch", "lightning", "hydra-core", "torchmetrics", "numpy")
+
+
+class RunDir:
+    """One run's directory:
+
+        config.yaml        the composed config (what resume reads)
+        metrics.csv        every logged metric, by epoch
+        checkpoints/       last.ckpt and best.ckpt
+        summary.json       status, metrics, paths, durations, versions
+        learning_curve.png
+        samples.txt        language models only
+        train.log          the full log
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path).resolve()
+        self.config = self.path / "config.yaml"
+        self.metrics = self.path / "metrics.csv"
+        self.checkpoints = self.path / "checkpoints"
+        self.last_checkpoint = self.checkpoints / "last.ckpt"
+        self.best_checkpoint = self.checkpoints / "best.ckpt"
+        self.summary = self.path / "summary.json"
+        self.learning_curve = self.path / "learning_curve.png"
+        self.log = self.path / "train.log"
+
+    def save_config(self, cfg: DictConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.config, OmegaConf.to_yaml(cfg, resolve=True))
+
+    def load_config(self, overrides: list[str]) -> DictConfig:
+        """The run's own config with `overrides` (KEY=VALUE) applied; unknown keys are refused."""
+        cfg = OmegaConf.load(self.config)
+        OmegaConf.set_struct(cfg, True)
+        try:
+            return OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+        except Exception as err:  # omegaconf raises several error types for a bad key or value
+            raise ArchtrainError(f"cannot apply {' '.join(overrides)} to the run's config: "
+                                 f"{str(err).splitlines()[0]}") from None
+
+    def write_summary(self, summary: dict) -> None:
+        write_atomic(self.summary, json.dumps(summary, indent=2, default=str) + "\n")
+
+    def read_summary(self) -> dict:
+        return json.loads(self.summary.read_text()) if self.summary.exists() else {}
+
+
+def find_run(path: str) -> RunDir:
+    """The run at `path`, checked to be one that can be resumed."""
+    run = RunDir(path)
+    if not run.path.is_dir():
+        raise ArchtrainError(f"resume={path}: no such directory")
+    if not run.config.is_file():
+        raise ArchtrainError(f"resume={path}: not an archtrain run (it has no config.yaml)")
+    if not run.last_checkpoint.is_file():
+        raise ArchtrainError(f"resume={path}: the run has no checkpoints/last.ckpt to resume from")
+    return run
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def environment() -> dict:
+    """Package versions, Python and platform, and the git commit of the working directory."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"versions": versions, "python": platform.python_version(), "platform": platform.platform(),
+            "git_commit": git_commit(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None

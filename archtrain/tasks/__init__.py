@@ -1,0 +1,14 @@
+"""One LightningModule per objective. Tasks know objectives, not architectures."""
+
+from archtrain.tasks.base import Task
+from archtrain.tasks.classify import Classify
+from archtrain.tasks.forecast import Forecast
+from archtrain.tasks.language_model import LanguageModel
+from archtrain.tasks.seq2seq import Seq2Seq
+
+TASKS: dict[str, type[Task]] = {
+    "classify": Classify,
+    "forecast": Forecast,
+    "language_model": LanguageModel,
+    "seq2seq": Seq2Seq,
+}

@@ -1,0 +1,186 @@
+"""One training run: data, model, task and trainer meet here and nowhere else."""
+
+import os
+import time
+import traceback
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from archtrain.data import build_datamodule, check_fit
+from archtrain.errors import ArchtrainError
+from archtrain.models import build_net, count_parameters
+from archtrain.report import console, plots
+from archtrain.runs import RunDir, environment
+from archtrain.tasks import TASKS, Task
+from archtrain.training.callbacks import RngState
+from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
+from archtrain.training.loggers import RunCSVLogger
+
+class Interrupted(Exception):
+    """Training was stopped by the user (Ctrl-C); the last checkpoint stays for resume."""
+
+
+def check_hardware(hardware: DictConfig) -> None:
+    if hardware.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ArchtrainError(f"hardware asks for accelerator={hardware.accelerator}, but this machine has "
+                             "no usable GPU (torch.cuda.is_available() is False); use hardware=cpu")
+
+
+def build_task(net: torch.nn.Module, spec, cfg: DictConfig) -> Task:
+    regularizer = cfg.get("regularizer") or {}
+    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    return TASKS[spec.objective](net, spec, optim=instantiate(cfg.optim), scheduler=scheduler,
+                                 weight_decay=regularizer.get("weight_decay", 0.0))
+
+
+def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
+    regularizer = cfg.get("regularizer") or {}
+    callbacks = [
+        ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor=task.monitor, mode=task.mode,
+                        save_last=True, enable_version_counter=False),
+        RngState(),
+    ]
+    if cfg.progress_bar:
+        callbacks.append(RichProgressBar())
+    if "early_stopping" in regularizer:
+        callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
+    loggers = [RunCSVLogger(run.path)]
+    if cfg.logger.tensorboard:
+        loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
+    clip = regularizer.get("grad_clip") or {}
+    return pl.Trainer(
+        **cfg.hardware, **cfg.trainer, callbacks=callbacks, logger=loggers,
+        gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
+        enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
+    )
+
+
+def load_weights(net: torch.nn.Module, ckpt_path: str) -> None:
+    """Start from the weights in another run's checkpoint (ckpt_path=)."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise ArchtrainError(f"ckpt_path: no such file '{path}'")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as err:
+        raise ArchtrainError(f"ckpt_path: '{path}' is not a readable archtrain checkpoint ({err})") from None
+    weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    try:
+        net.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ArchtrainError(f"ckpt_path: '{path}' holds weights of another shape than this model "
+                             f"({str(err).splitlines()[0]})") from None
+
+
+def _numbers(metrics: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in sorted(metrics.items())}
+
+
+def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = False) -> dict:
+    """Train, test the best checkpoint, write the run's files. Fills `summary` as it goes."""
+    started = time.perf_counter()
+    avoid_deprecated_leafspec()
+    quiet_lightning()
+    check_hardware(cfg.hardware)
+    check_fit(cfg.model, cfg.data)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    data = build_datamodule(cfg.data, seed=cfg.seed)
+    spec = data.spec
+    regularizer = cfg.get("regularizer") or {}
+    net = build_net(cfg.model, spec, dropout=regularizer.get("dropout"))
+    if cfg.ckpt_path and not resume:
+        load_weights(net, cfg.ckpt_path)
+    task = build_task(net, spec, cfg)
+    summary.update(objective=spec.objective, parameters=count_parameters(net),
+                   files={"run": str(run.path), "config": str(run.config), "metrics": str(run.metrics),
+                          "summary": str(run.summary), "log": str(run.log)})
+    trainer = build_trainer(cfg, run, task)
+
+    fit_start = time.perf_counter()
+    trainer.fit(task, datamodule=data, ckpt_path=str(run.last_checkpoint) if resume else None)
+    if trainer.interrupted:
+        raise Interrupted(f"interrupted at epoch {trainer.current_epoch}, step {trainer.global_step}")
+    fit_s = time.perf_counter() - fit_start
+    final = _numbers(trainer.callback_metrics)
+    checkpoint = trainer.checkpoint_callback
+
+    test_start = time.perf_counter()
+    best_path = checkpoint.best_model_path or None
+    test = trainer.test(task, datamodule=data, ckpt_path=best_path, verbose=False)[0] if best_path else {}
+    test_s = time.perf_counter() - test_start
+
+    files = summary["files"]
+    files.update(best_checkpoint=best_path, last_checkpoint=str(run.last_checkpoint))
+    for extra in task.write_extras(run.path, cfg):
+        files[extra.stem] = str(extra)
+    series = plots.read_epoch_metrics(run.metrics) if run.metrics.exists() else {}
+    files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor))
+    best_score = checkpoint.best_model_score
+    summary.update(
+        status="completed", epochs=trainer.current_epoch, steps=trainer.global_step,
+        best={"metric": task.monitor, "value": float(best_score) if best_score is not None else None,
+              "epoch": _epoch_of(series.get(task.monitor, {}), best_score)},
+        final=final, test=_numbers(test),
+        durations={"fit_s": round(fit_s, 3), "test_s": round(test_s, 3),
+                   "total_s": round(time.perf_counter() - started, 3)},
+    )
+    return summary
+
+
+def _epoch_of(values: dict[int, float], score) -> int | None:
+    """The epoch at which a metric took the value `score`."""
+    if score is None:
+        return None
+    return min(values, key=lambda epoch: abs(values[epoch] - float(score)), default=None)
+
+
+def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multirun: bool) -> dict:
+    """Run one job and record how it ended. A single run exits non-zero on failure; a sweep
+    job returns its summary so that the other jobs go on."""
+    run = RunDir(run_dir)
+    resume = bool(cfg.resume)
+    summary: dict = {"status": "running"}
+    code = 0
+    try:
+        if resume:
+            cfg = run.load_config(resume_overrides)
+            cfg.resume = True
+        summary.update(run.read_summary() if resume else {}, status="running", model=cfg.model.name,
+                       data=cfg.data.name, environment=environment(), error=None)
+        run.save_config(cfg)
+        run.write_summary(summary)
+        if not multirun:
+            console.show_config(cfg)
+        fit_and_test(cfg, run, summary, resume=resume)
+    except ArchtrainError as err:
+        summary.update(status="failed", error=str(err))
+        code = err.exit_code
+    except Interrupted as err:
+        summary.update(status="interrupted", error=str(err))
+        code = 130
+    except Exception as err:  # a bug, not a user error: keep the trace in train.log, show one line
+        with open(run.log, "a", encoding="utf-8") as handle:
+            traceback.print_exc(file=handle)
+        summary.update(status="failed", error=f"{type(err).__name__}: {str(err).strip().splitlines()[0]}")
+        code = 1
+        if _debugging():
+            raise
+    run.write_summary(summary)
+    if code:
+        console.console.print(f"[red]error:[/red] {summary['error']}", highlight=False)
+        console.console.print(f"[dim]run directory: {run.path} (full log in train.log)[/dim]", highlight=False)
+    else:
+        console.show_results(summary)
+    if code and not multirun:
+        raise SystemExit(code)
+    return summary
+
+
+def _debugging() -> bool:
+    return os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("ARCHTRAIN_DEBUG") == "1"

@@ -1,0 +1,1 @@
+"""Optimizers, schedulers, regularizers and callbacks."""

@@ -1,0 +1,34 @@
+"""Narrow fixes for known problems in the pinned libraries."""
+
+import logging
+import warnings
+
+import torch.utils._pytree as torch_pytree
+
+
+def avoid_deprecated_leafspec() -> None:
+    """Stop Lightning from building torch's deprecated `LeafSpec` on every batch.
+
+    torch 2.13 marks `LeafSpec` deprecated, so each construction issues a FutureWarning;
+    Lightning 2.6's `_tree_flatten` constructs one per batch. `treespec_leaf()` returns torch's
+    cached leaf spec, the same object `LeafSpec()` would build, without the warning.
+    """
+    if not hasattr(torch_pytree, "treespec_leaf"):
+        return
+    from lightning.pytorch.utilities import _pytree as lightning_pytree
+
+    lightning_pytree.LeafSpec = torch_pytree.treespec_leaf
+
+
+def quiet_lightning() -> None:
+    """Keep Lightning's start-up chatter out of the console; archtrain reports what matters.
+
+    Lightning attaches its own console handler at import, which would print every line twice
+    beside the run's log handlers, and it warns about a per-step logging interval that archtrain
+    does not use (it logs once per epoch).
+    """
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.WARNING)
+        logger.handlers.clear()
+    warnings.filterwarnings("ignore", message=r".*smaller than the logging interval", category=UserWarning)

@@ -4,6 +4,7 @@ Only Hydra and OmegaConf load at start-up; torch and Lightning load when a run b
 `archtrain --help` and bad overrides answer at once.
 """
 
+import itertools
 import sys
 from pathlib import Path
 
@@ -12,9 +13,9 @@ from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
+from archtrain.catalog import check_fit, options
 from archtrain.errors import ArchtrainError
 
-CONF = Path(__file__).resolve().parent / "conf"
 GROUPS = ("model", "data", "optim", "scheduler", "regularizer", "hardware", "logger", "experiment")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
@@ -66,8 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 def usage() -> str:
     """The help text, with every config group's options read from the conf folder."""
     width = max(map(len, GROUPS))
-    lines = [f"  {group:<{width}}  {', '.join(sorted(p.stem for p in (CONF / group).glob('*.yaml')))}"
-             for group in GROUPS]
+    lines = [f"  {group:<{width}}  {', '.join(options(group))}" for group in GROUPS]
     return HELP.format(groups="\n".join(lines))
 
 
@@ -84,32 +84,40 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
 
 
 def check_overrides(overrides: list[str], multirun: bool) -> None:
-    """Compose the config once (the first job of a sweep) to turn Hydra's errors into one line."""
+    """Compose every job's config before anything runs, so that a bad override is one line.
+
+    A single run also stops here if its model and data do not fit; in a sweep such a pair is
+    one failed job among the others.
+    """
     try:
-        if multirun:
-            overrides = first_job(overrides)
         with initialize_config_module("archtrain.conf", version_base="1.3"):
-            compose("config", overrides=overrides, return_hydra_config=True)
+            configs = [compose("config", overrides=job) for job in sweep_jobs(overrides)] if multirun \
+                else [compose("config", overrides=overrides)]
     except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
-        raise ArchtrainError(one_line(str(err))) from None
+        cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
+        raise ArchtrainError(one_line(str(err)) + cause) from None
+    if not multirun:
+        check_fit(configs[0].model, configs[0].data)
 
 
-def first_job(overrides: list[str]) -> list[str]:
-    """The overrides of a sweep's first job: every swept value replaced by its first choice."""
-    first = []
+def sweep_jobs(overrides: list[str]) -> list[list[str]]:
+    """Every job of a sweep, as Hydra's basic sweeper will launch them (the cartesian product)."""
+    choices = []
     for override in OverridesParser.create().parse_overrides(overrides):
+        key = override.get_key_element()
         if override.is_sweep_override():
-            value = next(iter(override.sweep_string_iterator()))
-            first.append(f"{override.get_key_element()}={value}")
+            choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
         else:
-            first.append(override.input_line)
-    return first
+            choices.append([override.input_line])
+    return [list(job) for job in itertools.product(*choices)]
 
 
 def one_line(message: str) -> str:
-    """Hydra's multi-line messages, without their internal detail lines."""
+    """Hydra's multi-line message as one line, without its hints and internal details."""
+    message = message.split("Config search path:")[0]
     lines = [line.strip() for line in message.splitlines()]
-    kept = [line for line in lines if line and not line.startswith(("full_key:", "object_type=", "reference_type="))]
+    noise = ("full_key:", "object_type=", "reference_type=", "To append to your config", "Set the environment")
+    kept = [line for line in lines if line and not line.startswith(noise)]
     return " ".join(kept).replace("\t", " ") or "invalid arguments"
 
 

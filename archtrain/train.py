@@ -12,7 +12,8 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProg
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.data import build_datamodule, check_fit
+from archtrain.catalog import check_fit
+from archtrain.data import build_datamodule
 from archtrain.errors import ArchtrainError
 from archtrain.models import build_net, count_parameters
 from archtrain.report import console, plots

@@ -10,7 +10,7 @@ from archtrain.data.spec import DataSpec
 class Digits(ArrayDataModule):
     """scikit-learn's 8x8 handwritten digits (UCI), scaled to [0, 1]."""
 
-    modality, objective = "image", "classify"
+    objective = "classify"
 
     def __init__(self, batch_size: int, val_fraction: float, test_fraction: float, seed: int = 0):
         super().__init__(batch_size, seed)
@@ -21,6 +21,6 @@ class Digits(ArrayDataModule):
         x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
         y = torch.tensor(digits.target, dtype=torch.long)
         parts = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed)
-        spec = DataSpec(self.modality, self.objective, in_channels=1, image_size=8,
+        spec = DataSpec(self.objective, in_channels=1, image_size=8,
                         in_features=64, num_classes=10)
         return {k: (x[i], y[i]) for k, i in parts.items()}, spec

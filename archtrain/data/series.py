@@ -21,7 +21,7 @@ def windows(series: torch.Tensor, window: int, horizon: int) -> tuple[torch.Tens
 class StatsmodelsSeries(ArrayDataModule):
     """A univariate series bundled with statsmodels, split in time order and standardized."""
 
-    modality, objective = "series", "forecast"
+    objective = "forecast"
 
     def __init__(self, dataset: str, column: str, window: int, horizon: int, batch_size: int,
                  val_fraction: float, test_fraction: float, seed: int = 0):
@@ -50,6 +50,6 @@ class StatsmodelsSeries(ArrayDataModule):
         seen = series[: int(parts["train"][-1]) + self.window]
         mean, std = float(seen.mean()), float(seen.std())
         past, future = (past - mean) / std, (future - mean) / std
-        spec = DataSpec(self.modality, self.objective, in_features=1, out_features=self.horizon,
+        spec = DataSpec(self.objective, in_features=1, out_features=self.horizon,
                         seq_len=self.window, scale=(mean, std))
         return {k: (past[i], future[i]) for k, i in parts.items()}, spec

@@ -11,7 +11,6 @@ DIMENSIONS = (
 
 @dataclass(frozen=True)
 class DataSpec:
-    modality: str                     # vector, image, series, text or pairs
     objective: str                    # classify, forecast, language_model or seq2seq
     in_features: int | None = None
     in_channels: int | None = None

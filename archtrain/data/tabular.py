@@ -17,7 +17,7 @@ def standardize(features: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
 class SklearnTable(ArrayDataModule):
     """One of scikit-learn's bundled classification tables (iris, wine, breast_cancer)."""
 
-    modality, objective = "vector", "classify"
+    objective = "classify"
     LOADERS = {"iris": datasets.load_iris, "wine": datasets.load_wine,
                "breast_cancer": datasets.load_breast_cancer}
 
@@ -34,7 +34,7 @@ class SklearnTable(ArrayDataModule):
         y = torch.tensor(table.target, dtype=torch.long)
         parts = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed)
         x = standardize(x, parts["train"])
-        spec = DataSpec(self.modality, self.objective, in_features=x.shape[1],
+        spec = DataSpec(self.objective, in_features=x.shape[1],
                         num_classes=int(y.max()) + 1)
         return {k: (x[i], y[i]) for k, i in parts.items()}, spec
 
@@ -42,7 +42,7 @@ class SklearnTable(ArrayDataModule):
 class Xor(ArrayDataModule):
     """The four XOR points; every split holds all four (with optional Gaussian jitter in train)."""
 
-    modality, objective = "vector", "classify"
+    objective = "classify"
 
     def __init__(self, batch_size: int = 4, noise: float = 0.0, seed: int = 0):
         super().__init__(batch_size, seed)
@@ -52,5 +52,5 @@ class Xor(ArrayDataModule):
         x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         y = torch.tensor([0, 1, 1, 0])
         jitter = self.noise * torch.randn(x.shape, generator=torch.Generator().manual_seed(self.seed))
-        spec = DataSpec(self.modality, self.objective, in_features=2, num_classes=2)
+        spec = DataSpec(self.objective, in_features=2, num_classes=2)
         return {"train": (x + jitter, y), "val": (x, y), "test": (x, y)}, spec

@@ -27,7 +27,7 @@ def read_text(path: str | None) -> str:
 class CharText(ArrayDataModule):
     """Next-character prediction on consecutive `seq_len` windows; the splits are contiguous spans."""
 
-    modality, objective = "text", "language_model"
+    objective = "language_model"
 
     def __init__(self, path: str | None, seq_len: int, batch_size: int,
                  val_fraction: float, test_fraction: float, seed: int = 0):
@@ -44,7 +44,7 @@ class CharText(ArrayDataModule):
         bounds = {"train": (0, len(ids) - n_val - n_test), "val": (len(ids) - n_val - n_test, len(ids) - n_test),
                   "test": (len(ids) - n_test, len(ids))}
         splits = {name: self._windows(ids[a:b], name) for name, (a, b) in bounds.items()}
-        spec = DataSpec(self.modality, self.objective, vocab_size=len(vocab), seq_len=self.seq_len,
+        spec = DataSpec(self.objective, vocab_size=len(vocab), seq_len=self.seq_len,
                         vocab=tuple(vocab))
         return splits, spec
 

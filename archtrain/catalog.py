@@ -1,0 +1,28 @@
+"""What the shipped configs offer, read from the conf folder without importing torch."""
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from archtrain.errors import ArchtrainError
+
+CONF = Path(__file__).resolve().parent / "conf"
+
+
+def options(group: str) -> list[str]:
+    """The choices of a config group, e.g. options('model') -> ['gpt', 'lenet5', ...]."""
+    return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
+
+
+def fitting_data(inputs: list[str]) -> list[str]:
+    """The data configs whose modality a model with these `inputs` can read."""
+    return [name for name in options("data") if OmegaConf.load(CONF / "data" / f"{name}.yaml").modality in inputs]
+
+
+def check_fit(model: DictConfig, data: DictConfig) -> None:
+    """Stop before any work if the model cannot read this data, naming data that would fit."""
+    inputs = list(model.inputs)
+    if data.modality not in inputs:
+        raise ArchtrainError(
+            f"model={model.name} reads {' or '.join(inputs)} data, but data={data.name} is "
+            f"{data.modality} data; data that fits: {', '.join(fitting_data(inputs))}")

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from archtrain.catalog import check_fit, options
 from archtrain.errors import ArchtrainError
+from archtrain.schema import register as register_schema
 
 GROUPS = ("model", "data", "optim", "scheduler", "regularizer", "hardware", "logger", "experiment")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
@@ -43,6 +44,7 @@ INFO_FLAGS = ("--hydra-help", "--info", "-i", "--cfg", "-c", "--version", "--res
 
 
 def main(argv: list[str] | None = None) -> None:
+    register_schema()
     argv = list(sys.argv[1:] if argv is None else argv)
     flags = [a for a in argv if a.startswith("-")]
     overrides = [a for a in argv if not a.startswith("-")]

@@ -10,6 +10,7 @@ import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.catalog import check_fit
@@ -118,10 +119,11 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
 
     files = summary["files"]
     files.update(best_checkpoint=best_path, last_checkpoint=str(run.last_checkpoint))
-    for extra in task.write_extras(run.path, cfg):
-        files[extra.stem] = str(extra)
     series = plots.read_epoch_metrics(run.metrics) if run.metrics.exists() else {}
-    files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor))
+    if trainer.is_global_zero:
+        for extra in task.write_extras(run.path, cfg):
+            files[extra.stem] = str(extra)
+        files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor))
     best_score = checkpoint.best_model_score
     summary.update(
         status="completed", epochs=trainer.current_epoch, steps=trainer.global_step,
@@ -146,18 +148,20 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
     job returns its summary so that the other jobs go on."""
     run = RunDir(run_dir)
     resume = bool(cfg.resume)
+    main_process = rank_zero_only.rank == 0     # under DDP, rank 0 alone writes the run's files
     summary: dict = {"status": "running"}
     code = 0
     try:
         if resume:
             cfg = run.load_config(resume_overrides)
-            cfg.resume = True
+            cfg.resume = str(run.path)
         summary.update(run.read_summary() if resume else {}, status="running", model=cfg.model.name,
                        data=cfg.data.name, environment=environment(), error=None)
-        run.save_config(cfg)
-        run.write_summary(summary)
-        if not multirun:
-            console.show_config(cfg)
+        if main_process:
+            run.save_config(cfg)
+            run.write_summary(summary)
+            if not multirun:
+                console.show_config(cfg)
         fit_and_test(cfg, run, summary, resume=resume)
     except ArchtrainError as err:
         summary.update(status="failed", error=str(err))
@@ -168,16 +172,17 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
     except Exception as err:  # a bug, not a user error: keep the trace in train.log, show one line
         with open(run.log, "a", encoding="utf-8") as handle:
             traceback.print_exc(file=handle)
-        summary.update(status="failed", error=f"{type(err).__name__}: {str(err).strip().splitlines()[0]}")
+        first_line = next(iter(str(err).strip().splitlines()), "")
+        summary.update(status="failed", error=f"{type(err).__name__}: {first_line}".rstrip(": "))
         code = 1
         if _debugging():
             raise
-    run.write_summary(summary)
-    if code:
-        console.console.print(f"[red]error:[/red] {summary['error']}", highlight=False)
-        console.console.print(f"[dim]run directory: {run.path} (full log in train.log)[/dim]", highlight=False)
-    else:
-        console.show_results(summary)
+    if main_process:
+        run.write_summary(summary)
+        if code:
+            console.show_error(summary["error"], run.path)
+        else:
+            console.show_results(summary)
     if code and not multirun:
         raise SystemExit(code)
     return summary

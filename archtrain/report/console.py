@@ -4,11 +4,18 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
 
 console = Console()
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def show_error(message: str, run_dir: Path) -> None:
+    errors.print(f"[red]error:[/red] {escape(message)}")
+    errors.print(f"[dim]the run's files are in {run_dir} (full log: train.log)[/dim]")
 
 
 def show_config(cfg: DictConfig) -> None:

@@ -1,0 +1,58 @@
+"""Types of the config's fixed keys, so that Hydra rejects `trainer.max_epochs=abc` at once.
+
+The group nodes (model, data, optim, ...) stay free-form: each option has its own keys.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 20
+    max_steps: int = -1
+    limit_train_batches: Any = None       # a count (int) or a fraction (float)
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+    check_val_every_n_epoch: int = 1
+    accumulate_grad_batches: int = 1
+    deterministic: bool = False
+
+
+@dataclass
+class HardwareConfig:
+    accelerator: str = "cpu"
+    devices: Any = 1                      # a count, a list of ids, or "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    precision: str = "32-true"
+
+
+@dataclass
+class SampleConfig:
+    length: int = 400
+    temperature: float = 0.8
+    top_k: Optional[int] = 10
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    progress_bar: bool = True
+    resume: Optional[str] = None
+    ckpt_path: Optional[str] = None
+    model: Any = None
+    data: Any = None
+    optim: Any = None
+    scheduler: Any = None
+    regularizer: Any = None
+    logger: Any = None
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="archtrain_schema", node=Config)

@@ -1,0 +1,57 @@
+"""The command line: fast help, and one clear line with a non-zero exit for bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import cli
+
+
+def test_help_does_not_import_torch_or_lightning():
+    code = ("import sys; from archtrain.cli import main; main(['--help']); "
+            "heavy = [m for m in ('torch', 'lightning') if m in sys.modules]; assert not heavy, heavy")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "model" in out.stdout and "transformer" in out.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["optim.lrr=0.1"], "Could not override 'optim.lrr'"),
+    (["model=resnet9000"], "Could not find 'model/resnet9000'"),
+    (["model=gpt", "data=iris"], "data that fits: text"),
+])
+def test_bad_input_is_one_line_before_any_training(args, expected, workdir):
+    out = cli(*args, cwd=workdir)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    assert expected in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    assert not (workdir / "outputs").exists(), "nothing should run"
+
+
+def test_missing_data_file_fails_the_run_cleanly(workdir):
+    out = cli("model=gpt", "data=text", "data.path=no/such/file.txt", "progress_bar=false", cwd=workdir)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "no such file 'no/such/file.txt'" in out.stderr
+    summary = json.loads(next(workdir.glob("outputs/runs/*/*/summary.json")).read_text())
+    assert summary["status"] == "failed" and "no such file" in summary["error"]
+
+
+def test_resume_of_a_directory_that_is_not_a_run(workdir):
+    out = cli(f"resume={workdir}", cwd=workdir)
+    assert out.returncode == 2
+    assert "not an archtrain run" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_sweep_runs_every_job_and_reports_the_failed_one(workdir):
+    out = cli("-m", "model=lenet5", "data=digits,iris", "trainer.max_epochs=1", "progress_bar=false",
+              "trainer.limit_train_batches=3", cwd=workdir)
+    assert out.returncode == 1
+    assert "1 of 2 sweep jobs did not complete" in out.stderr
+    table = next(workdir.glob("outputs/multirun/*/*/sweep.csv")).read_text().splitlines()
+    assert table[0].startswith("job,overrides,status,metric")
+    assert "data=digits" in table[1] and ",completed," in table[1]
+    assert "data=iris" in table[2] and ",failed," in table[2] and "data that fits" in table[2]

@@ -1,0 +1,50 @@
+"""What a run writes and where it can start from."""
+
+import json
+
+import pytest
+import torch
+
+from conftest import QUICK, train
+
+
+def test_summary_records_the_run(tmp_path):
+    summary = train(tmp_path / "run", "model=mlp", "data=iris", *QUICK)
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert on_disk["status"] == "completed"
+    assert on_disk["best"]["metric"] == "val/acc" and on_disk["best"]["value"] is not None
+    assert set(on_disk["test"]) == {"test/acc", "test/loss"}
+    assert on_disk["files"]["best_checkpoint"].endswith("checkpoints/best.ckpt")
+    assert on_disk["environment"]["versions"]["torch"] in torch.__version__
+    assert on_disk["durations"]["total_s"] > 0 and summary["parameters"] > 0
+    assert "val/acc" in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]
+
+
+def test_ckpt_path_starts_a_new_run_from_those_weights(tmp_path):
+    train(tmp_path / "first", "model=mlp", "data=digits", "trainer.max_epochs=5")
+    best = tmp_path / "first" / "checkpoints" / "best.ckpt"
+    fresh = train(tmp_path / "fresh", "model=mlp", "data=digits", *QUICK)
+    warm = train(tmp_path / "warm", "model=mlp", "data=digits", f"ckpt_path={best}", *QUICK)
+    assert warm["status"] == "completed"
+    assert warm["final"]["val/acc"] > fresh["final"]["val/acc"] + 0.2
+
+
+def test_ckpt_path_of_another_model_is_a_clear_error(tmp_path):
+    train(tmp_path / "mlp", "model=mlp", "data=iris", *QUICK)
+    best = tmp_path / "mlp" / "checkpoints" / "best.ckpt"
+    summary = train(tmp_path / "lenet", "model=lenet5", "data=digits", f"ckpt_path={best}", *QUICK)
+    assert summary["exit_code"] == 2
+    assert "another shape" in summary["error"]
+
+
+def test_tensorboard_logger_adds_event_files(tmp_path):
+    train(tmp_path / "tb", "model=mlp", "data=iris", "logger=tensorboard", *QUICK)
+    assert list((tmp_path / "tb" / "tensorboard").glob("events.out.tfevents.*"))
+    assert (tmp_path / "tb" / "metrics.csv").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_preset_without_a_gpu_says_so(tmp_path):
+    summary = train(tmp_path / "gpu", "hardware=gpu", *QUICK)
+    assert summary["exit_code"] == 2
+    assert "no usable GPU" in summary["error"]

@@ -28,6 +28,7 @@ class HardwareConfig:
     strategy: str = "auto"
     num_nodes: int = 1
     precision: str = "32-true"
+    threads: Optional[int] = None         # CPU threads for torch; None: torch's default (one per core)
 
 
 @dataclass

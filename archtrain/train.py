@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
@@ -20,7 +20,7 @@ from archtrain.models import build_net, count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import TASKS, Task
-from archtrain.training.callbacks import RngState
+from archtrain.training.callbacks import RichBar, RngState
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
 
@@ -49,15 +49,16 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         RngState(),
     ]
     if cfg.progress_bar:
-        callbacks.append(RichProgressBar())
+        callbacks.append(RichBar())
     if "early_stopping" in regularizer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     loggers = [RunCSVLogger(run.path)]
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
     clip = regularizer.get("grad_clip") or {}
+    hardware = {k: v for k, v in cfg.hardware.items() if k != "threads"}
     return pl.Trainer(
-        **cfg.hardware, **cfg.trainer, callbacks=callbacks, logger=loggers,
+        **hardware, **cfg.trainer, callbacks=callbacks, logger=loggers,
         gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
     )
@@ -90,6 +91,8 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     avoid_deprecated_leafspec()
     quiet_lightning()
     check_hardware(cfg.hardware)
+    if cfg.hardware.threads:
+        torch.set_num_threads(cfg.hardware.threads)
     check_fit(cfg.model, cfg.data)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     data = build_datamodule(cfg.data, seed=cfg.seed)
@@ -103,6 +106,9 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
                    files={"run": str(run.path), "config": str(run.config), "metrics": str(run.metrics),
                           "summary": str(run.summary), "log": str(run.log)})
     trainer = build_trainer(cfg, run, task)
+    summary["hardware"] = {"accelerator": type(trainer.accelerator).__name__, "devices": trainer.num_devices,
+                           "nodes": trainer.num_nodes, "strategy": type(trainer.strategy).__name__,
+                           "precision": trainer.precision, "cpu_threads": torch.get_num_threads()}
 
     fit_start = time.perf_counter()
     trainer.fit(task, datamodule=data, ckpt_path=str(run.last_checkpoint) if resume else None)

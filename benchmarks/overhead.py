@@ -57,11 +57,11 @@ def hand_loop(epochs: int, out: Path) -> tuple[float, int]:
     return time.perf_counter() - start, epochs * len(train)
 
 
-def through_archtrain(epochs: int, out: Path) -> float:
+def through_archtrain(epochs: int, out: Path, extra: list[str] = ()) -> float:
     run = out / "run"
     argv = sys.argv
     try:
-        archtrain([*OVERRIDES, f"trainer.max_epochs={epochs}", f"hydra.run.dir={run}"])
+        archtrain([*OVERRIDES, *extra, f"trainer.max_epochs={epochs}", f"hydra.run.dir={run}"])
     finally:
         sys.argv = argv
     return json.loads((run / "summary.json").read_text())["durations"]["fit_s"]
@@ -71,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="extra archtrain overrides, e.g. progress_bar=false")
     args = parser.parse_args()
     hand, ours = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,7 +80,7 @@ def main() -> None:
         for i in range(args.repeats):
             seconds, steps = hand_loop(args.epochs, Path(tmp))
             hand.append(seconds)
-            ours.append(through_archtrain(args.epochs, Path(tmp) / f"r{i}"))
+            ours.append(through_archtrain(args.epochs, Path(tmp) / f"r{i}", args.set))
     h, a = statistics.median(hand), statistics.median(ours)
     print(f"\n{args.epochs} epochs ({steps} steps), median of {args.repeats}, torch threads={torch.get_num_threads()}")
     print(f"hand-written loop : {h:6.3f} s  ({1000 * h / steps:.2f} ms/step)  runs: {', '.join(f'{t:.3f}' for t in hand)}")

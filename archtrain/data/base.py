@@ -34,28 +34,32 @@ def _already_batched(batch: Split) -> Split:
 
 
 class EpochShuffle(Sampler[int]):
-    """A permutation drawn from (seed, epoch), so that a resumed run sees the same order."""
+    """A permutation drawn from (seed, epoch), so that a resumed run sees the same order.
+    With `samples` set, each epoch takes only that many examples of its permutation."""
 
-    def __init__(self, size: int, seed: int):
+    def __init__(self, size: int, seed: int, samples: int | None = None):
         self.size, self.seed, self.epoch = size, seed, 0
+        self.samples = min(samples or size, size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.size
+        return self.samples
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        return iter(torch.randperm(self.size, generator=generator)[: self.samples].tolist())
 
 
 class ArrayDataModule(pl.LightningDataModule):
     """A dataset small enough for memory: subclasses implement `load` and return its splits and spec."""
 
-    def __init__(self, batch_size: int, seed: int = 0):
+    def __init__(self, batch_size: int, seed: int = 0, samples_per_epoch: int | None = None):
         super().__init__()
-        self.batch_size, self.seed = batch_size, seed
+        if batch_size < 1:
+            raise ArchtrainError(f"data.batch_size must be at least 1, got {batch_size}")
+        self.batch_size, self.seed, self.samples_per_epoch = batch_size, seed, samples_per_epoch
         self.splits: dict[str, Split] | None = None
         self._spec: DataSpec | None = None
 
@@ -74,7 +78,7 @@ class ArrayDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
         data = TensorBatches(*self.splits[split])
-        sampler = EpochShuffle(len(data), self.seed) if shuffle else None
+        sampler = EpochShuffle(len(data), self.seed, self.samples_per_epoch) if shuffle else None
         # A private generator keeps the loader from drawing on the global RNG that dropout uses.
         return DataLoader(data, batch_size=self.batch_size, sampler=sampler,
                           collate_fn=_already_batched, generator=torch.Generator())

@@ -25,13 +25,15 @@ def read_text(path: str | None) -> str:
 
 
 class CharText(ArrayDataModule):
-    """Next-character prediction on consecutive `seq_len` windows; the splits are contiguous spans."""
+    """Next-character prediction on consecutive `seq_len` windows; the splits are contiguous spans.
+    An epoch draws `samples_per_epoch` training windows (all of them when null)."""
 
     objective = "language_model"
 
     def __init__(self, path: str | None, seq_len: int, batch_size: int,
-                 val_fraction: float, test_fraction: float, seed: int = 0):
-        super().__init__(batch_size, seed)
+                 val_fraction: float, test_fraction: float, samples_per_epoch: int | None = None,
+                 seed: int = 0):
+        super().__init__(batch_size, seed, samples_per_epoch)
         self.path, self.seq_len = path, seq_len
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 

@@ -1,4 +1,4 @@
-"""The shared part of every objective: optimizer, schedule and metric logging."""
+"""The shared part of every objective: optimizer, schedule and epoch-level metrics."""
 
 from pathlib import Path
 from typing import Any
@@ -7,13 +7,37 @@ import lightning.pytorch as pl
 import torch
 from omegaconf import DictConfig
 from torch import nn
+from torchmetrics import Metric
 
 from archtrain.data.spec import DataSpec
 from archtrain.training.optim import build_optimizer
 
+STAGES = ("val", "test")
+
+
+class RunningMean:
+    """A sum and a count kept as plain state: cheap enough to update on every training step."""
+
+    def __init__(self):
+        self.total, self.count = None, 0
+
+    def add(self, value: torch.Tensor) -> None:
+        self.total = value.detach() if self.total is None else self.total + value.detach()
+        self.count += 1
+
+    def pop(self) -> torch.Tensor | None:
+        mean = None if self.total is None else self.total / self.count
+        self.total, self.count = None, 0
+        return mean
+
 
 class Task(pl.LightningModule):
-    """A LightningModule that trains `net` for one objective; subclasses define `loss` and `evaluate`."""
+    """A LightningModule that trains `net` for one objective.
+
+    Subclasses define `loss` (training), `make_metrics` and `evaluate` (validation and test).
+    Metrics are logged once per epoch: Lightning's per-step `self.log` costs more than a small
+    model's whole training step.
+    """
 
     monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
 
@@ -23,24 +47,56 @@ class Task(pl.LightningModule):
         self.net, self.spec = net, spec
         self.make_optimizer, self.make_scheduler = optim, scheduler
         self.weight_decay = weight_decay
+        self.train_loss = RunningMean()
+        self.metrics = nn.ModuleDict({stage: nn.ModuleDict(self.make_metrics()) for stage in STAGES})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning sets `_current_fx_name` around every hook, dozens of times per step;
+        # nn.Module.__setattr__ is 5x slower than a plain set and has nothing to track for a string.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def loss(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         raise NotImplementedError
 
-    def evaluate(self, batch: tuple[torch.Tensor, ...], stage: str) -> None:
-        """Update and log the `stage` (val or test) metrics for one batch."""
+    def make_metrics(self) -> dict[str, Metric]:
+        """Fresh metric objects for one stage, by name (the logged name is `<stage>/<name>`)."""
+        raise NotImplementedError
+
+    def evaluate(self, batch: tuple[torch.Tensor, ...], metrics: nn.ModuleDict) -> None:
+        """Update one stage's metrics with a batch."""
         raise NotImplementedError
 
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)
-        self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True)
+        self.train_loss.add(loss)
         return loss
 
+    def on_train_epoch_end(self) -> None:
+        mean = self.train_loss.pop()
+        if mean is not None:
+            self.log("train/loss", mean, prog_bar=True, sync_dist=True)
+
     def validation_step(self, batch, batch_idx):
-        self.evaluate(batch, "val")
+        self.evaluate(batch, self.metrics["val"])
 
     def test_step(self, batch, batch_idx):
-        self.evaluate(batch, "test")
+        self.evaluate(batch, self.metrics["test"])
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_stage("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stage("test")
+
+    def _log_stage(self, stage: str) -> None:
+        metrics = self.metrics[stage]
+        self.log_dict({f"{stage}/{name}": metric.compute() for name, metric in metrics.items()},
+                      prog_bar=stage == "val")
+        for metric in metrics.values():
+            metric.reset()
 
     def configure_optimizers(self):
         optimizer = build_optimizer(self.make_optimizer, self.net, self.weight_decay)

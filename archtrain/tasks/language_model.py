@@ -5,6 +5,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
+from torchmetrics import MeanMetric
 
 from archtrain.tasks.base import Task
 
@@ -15,8 +16,11 @@ class LanguageModel(Task):
         logits = self.net(ids)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
-    def evaluate(self, batch, stage):
-        self.log(f"{stage}/loss", self.loss(batch), prog_bar=stage == "val")
+    def make_metrics(self):
+        return {"loss": MeanMetric()}
+
+    def evaluate(self, batch, metrics):
+        metrics["loss"].update(self.loss(batch), weight=batch[1].numel())
 
     @torch.no_grad()
     def sample(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,

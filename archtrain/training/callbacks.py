@@ -1,10 +1,12 @@
 """Lightning callbacks that archtrain adds to every run."""
 
 import random
+import time
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import RichProgressBar
 
 
 def rng_states() -> dict:
@@ -42,3 +44,30 @@ class RngState(pl.Callback):
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         if "rng_states" in checkpoint:
             set_rng_states(checkpoint["rng_states"])
+
+
+class RichBar(RichProgressBar):
+    """Lightning's rich progress bar, redrawn at most every `interval` seconds.
+
+    The stock bar rebuilds its text on every batch; for a small model that costs as much as
+    the training step itself.
+    """
+
+    def __init__(self, interval: float = 0.1):
+        super().__init__()
+        self.interval, self._last = interval, 0.0
+
+    def _due(self, batch_idx: int, total: float) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.interval or batch_idx + 1 >= total:
+            self._last = now
+            return True
+        return False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self._due(batch_idx, self.total_train_batches):
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        if self._due(batch_idx, self.total_val_batches_current_dataloader):
+            super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)

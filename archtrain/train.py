@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from archtrain.catalog import check_fit
 from archtrain.data import build_datamodule
@@ -23,6 +23,7 @@ from archtrain.tasks import TASKS, Task
 from archtrain.training.callbacks import RichBar, RngState
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
+
 
 class Interrupted(Exception):
     """Training was stopped by the user (Ctrl-C); the last checkpoint stays for resume."""
@@ -111,9 +112,13 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
                            "precision": trainer.precision, "cpu_threads": torch.get_num_threads()}
 
     fit_start = time.perf_counter()
-    trainer.fit(task, datamodule=data, ckpt_path=str(run.last_checkpoint) if resume else None)
-    if trainer.interrupted:
-        raise Interrupted(f"interrupted at epoch {trainer.current_epoch}, step {trainer.global_step}")
+    try:
+        trainer.fit(task, datamodule=data, ckpt_path=str(run.last_checkpoint) if resume else None)
+    except SystemExit:  # Lightning's answer to Ctrl-C, after it has shut the loop down cleanly
+        if not trainer.interrupted:
+            raise
+        raise Interrupted(f"interrupted at epoch {trainer.current_epoch}, step {trainer.global_step}; "
+                          f"continue with: archtrain resume={run.path}") from None
     fit_s = time.perf_counter() - fit_start
     final = _numbers(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback

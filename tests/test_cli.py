@@ -1,8 +1,11 @@
 """The command line: fast help, and one clear line with a non-zero exit for bad input."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -55,3 +58,31 @@ def test_sweep_runs_every_job_and_reports_the_failed_one(workdir):
     assert table[0].startswith("job,overrides,status,metric")
     assert "data=digits" in table[1] and ",completed," in table[1]
     assert "data=iris" in table[2] and ",failed," in table[2] and "data that fits" in table[2]
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_it_resumes(workdir):
+    args = ["model=mlp", "data=digits", "trainer.max_epochs=500", "progress_bar=false", "hydra.run.dir=run"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "archtrain", *args], cwd=workdir, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = workdir / "run" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted at epoch" in err
+    summary = json.loads((workdir / "run" / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+
+    out = cli("resume=run", "trainer.max_epochs=" + str(summary_epochs(workdir) + 1), cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((workdir / "run" / "summary.json").read_text())["status"] == "completed"
+
+
+def summary_epochs(workdir) -> int:
+    import torch
+
+    return torch.load(workdir / "run" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]

@@ -25,10 +25,12 @@ def quiet_lightning() -> None:
 
     Lightning attaches its own console handler at import, which would print every line twice
     beside the run's log handlers, and it warns about a per-step logging interval that archtrain
-    does not use (it logs once per epoch).
+    does not use (it logs once per epoch) and about a non-empty checkpoint folder, which every
+    resumed run has.
     """
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.WARNING)
         logger.handlers.clear()
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty", category=UserWarning)

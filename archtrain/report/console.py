@@ -47,10 +47,14 @@ def show_results(summary: dict) -> None:
     if summary.get("durations"):
         metrics.add_row("time", f"{summary['durations'].get('total_s', 0):.1f} s")
     console.print(metrics)
-    files = Table(title="files", show_header=False)
+    paths = dict(summary.get("files") or {})
+    run_dir = Path(paths.pop("run", "."))
+    files = Table(show_header=False)
     files.add_column("what")
-    files.add_column("where", overflow="fold")
-    for what, where in (summary.get("files") or {}).items():
+    files.add_column("file", overflow="fold")
+    for what, where in paths.items():
         if where and Path(where).exists():
-            files.add_row(what, str(where))
+            path = Path(where)
+            files.add_row(what, str(path.relative_to(run_dir)) if path.is_relative_to(run_dir) else str(path))
+    console.print(f"[bold]run directory[/bold] {run_dir}", soft_wrap=True)
     console.print(files)

@@ -5,6 +5,7 @@ Only Hydra and OmegaConf load at start-up; torch and Lightning load when a run b
 """
 
 import itertools
+import signal
 import sys
 from pathlib import Path
 
@@ -44,6 +45,8 @@ INFO_FLAGS = ("--hydra-help", "--info", "-i", "--cfg", "-c", "--version", "--res
 
 
 def main(argv: list[str] | None = None) -> None:
+    if hasattr(signal, "SIGPIPE"):  # `archtrain --help | head` ends quietly, as Unix tools do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
     argv = list(sys.argv[1:] if argv is None else argv)
     flags = [a for a in argv if a.startswith("-")]

@@ -8,7 +8,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
@@ -16,13 +16,14 @@ from omegaconf import DictConfig
 from archtrain.catalog import check_fit
 from archtrain.data import build_datamodule
 from archtrain.errors import ArchtrainError
-from archtrain.models import build_net, count_parameters
+from archtrain.models import accepted_arguments, build_net, count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import TASKS, Task
 from archtrain.training.callbacks import RichBar, RngState
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
+from archtrain.training.regularizers import check_combinations, model_arguments, regularization
 
 
 class Interrupted(Exception):
@@ -36,10 +37,9 @@ def check_hardware(hardware: DictConfig) -> None:
 
 
 def build_task(net: torch.nn.Module, spec, cfg: DictConfig) -> Task:
-    regularizer = cfg.get("regularizer") or {}
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     return TASKS[spec.objective](net, spec, optim=instantiate(cfg.optim), scheduler=scheduler,
-                                 weight_decay=regularizer.get("weight_decay", 0.0))
+                                 regularization=regularization(cfg.get("regularizer") or {}))
 
 
 def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
@@ -53,6 +53,8 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         callbacks.append(RichBar())
     if "early_stopping" in regularizer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
+    if "ema" in regularizer:
+        callbacks.append(EMAWeightAveraging(**regularizer.ema))
     loggers = [RunCSVLogger(run.path)]
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
@@ -99,7 +101,8 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     data = build_datamodule(cfg.data, seed=cfg.seed)
     spec = data.spec
     regularizer = cfg.get("regularizer") or {}
-    net = build_net(cfg.model, spec, dropout=regularizer.get("dropout"))
+    check_combinations(cfg, spec.objective, cfg.data.modality, accepted_arguments(cfg.model))
+    net = build_net(cfg.model, spec, overrides=model_arguments(regularizer))
     if cfg.ckpt_path and not resume:
         load_weights(net, cfg.ckpt_path)
     task = build_task(net, spec, cfg)

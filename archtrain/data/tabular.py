@@ -54,3 +54,23 @@ class Xor(ArrayDataModule):
         jitter = self.noise * torch.randn(x.shape, generator=torch.Generator().manual_seed(self.seed))
         spec = DataSpec(self.objective, in_features=2, num_classes=2)
         return {"train": (x + jitter, y), "val": (x, y), "test": (x, y)}, spec
+
+
+class Moons(ArrayDataModule):
+    """Two interleaving half circles with Gaussian noise (scikit-learn's make_moons): overlapping
+    classes that a large network can memorize, the classic setting for regularization."""
+
+    objective = "classify"
+
+    def __init__(self, samples: int, noise: float, batch_size: int, val_fraction: float,
+                 test_fraction: float, seed: int = 0):
+        super().__init__(batch_size, seed)
+        self.samples, self.noise = samples, noise
+        self.val_fraction, self.test_fraction = val_fraction, test_fraction
+
+    def load(self):
+        points, labels = datasets.make_moons(self.samples, noise=self.noise, random_state=self.seed)
+        x, y = torch.tensor(points, dtype=torch.float32), torch.tensor(labels, dtype=torch.long)
+        parts = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed)
+        spec = DataSpec(self.objective, in_features=2, num_classes=2)
+        return {k: (x[i], y[i]) for k, i in parts.items()}, spec

@@ -8,23 +8,30 @@ from torch import nn
 
 from archtrain.config import instantiate_without
 from archtrain.data.spec import DataSpec
+from archtrain.models.init import initialize
 
-METADATA = ("name", "inputs")
+METADATA = ("name", "inputs", "init")
 
 
-def build_net(cfg: DictConfig, spec: DataSpec, dropout: float | None = None) -> nn.Module:
+def accepted_arguments(cfg: DictConfig) -> set[str]:
+    """The constructor arguments of the model that `cfg` describes."""
+    return set(inspect.signature(get_class(cfg._target_)).parameters)
+
+
+def build_net(cfg: DictConfig, spec: DataSpec, overrides: dict | None = None) -> nn.Module:
     """Instantiate the model config, filling its data dimensions from `spec`.
 
-    `dropout`, when given (regularizer=dropout), replaces the model's own dropout rate; models
-    without dropout are left as they are.
+    `overrides` (set by regularizers, e.g. {'dropout': 0.2}) replace the config's values for the
+    arguments this model has; the others are ignored. `model.init` picks the initialization.
     """
-    accepted = inspect.signature(get_class(cfg._target_)).parameters
+    accepted = accepted_arguments(cfg)
     kwargs = {k: v for k, v in spec.dimensions().items() if k in accepted}
     if "pad_id" in accepted and "pad" in spec.special:
         kwargs["pad_id"] = spec.special["pad"]
-    if dropout is not None and "dropout" in accepted:
-        kwargs["dropout"] = dropout
-    return instantiate_without(cfg, METADATA, **kwargs)
+    kwargs.update({k: v for k, v in (overrides or {}).items() if k in accepted})
+    net = instantiate_without(cfg, METADATA, **kwargs)
+    initialize(net, cfg.get("init", "default"))
+    return net
 
 
 def count_parameters(net: nn.Module) -> int:

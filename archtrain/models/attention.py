@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from archtrain.models.blocks import TransformerBlock, sinusoidal_positions
+from archtrain.models.blocks import TransformerBlock, depth_rates, sinusoidal_positions
 
 
 class Transformer(nn.Module):
@@ -11,16 +11,18 @@ class Transformer(nn.Module):
 
     def __init__(self, vocab_size: int, max_len: int, d_model: int = 64, num_heads: int = 4,
                  encoder_layers: int = 2, decoder_layers: int = 2, ff_mult: int = 4,
-                 dropout: float = 0.1, pad_id: int = 0):
+                 dropout: float = 0.1, drop_path: float = 0.0, prenorm: bool = True, pad_id: int = 0):
         super().__init__()
         self.pad_id, self.scale = pad_id, d_model ** 0.5
         self.embed = nn.Embedding(vocab_size, d_model)
         self.register_buffer("positions", sinusoidal_positions(max_len, d_model), persistent=False)
         self.drop = nn.Dropout(dropout)
-        self.encoder = nn.ModuleList(TransformerBlock(d_model, num_heads, ff_mult, dropout)
-                                     for _ in range(encoder_layers))
-        self.decoder = nn.ModuleList(TransformerBlock(d_model, num_heads, ff_mult, dropout, cross=True)
-                                     for _ in range(decoder_layers))
+        self.encoder = nn.ModuleList(TransformerBlock(d_model, num_heads, ff_mult, dropout, drop_path=rate,
+                                                      prenorm=prenorm)
+                                     for rate in depth_rates(drop_path, encoder_layers))
+        self.decoder = nn.ModuleList(TransformerBlock(d_model, num_heads, ff_mult, dropout, cross=True,
+                                                      drop_path=rate, prenorm=prenorm)
+                                     for rate in depth_rates(drop_path, decoder_layers))
         self.norm_enc, self.norm_dec = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
 
@@ -60,13 +62,14 @@ class GPT(nn.Module):
     """GPT (Radford et al., 2018): causal self-attention blocks with learned positions and tied weights."""
 
     def __init__(self, vocab_size: int, seq_len: int, num_layers: int = 4, num_heads: int = 4,
-                 d_model: int = 128, dropout: float = 0.0):
+                 d_model: int = 128, dropout: float = 0.0, drop_path: float = 0.0, prenorm: bool = True):
         super().__init__()
         self.seq_len = seq_len
         self.token = nn.Embedding(vocab_size, d_model)
         self.position = nn.Embedding(seq_len, d_model)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, num_heads, 4, dropout) for _ in range(num_layers))
+        self.blocks = nn.ModuleList(TransformerBlock(d_model, num_heads, 4, dropout, drop_path=rate, prenorm=prenorm)
+                                    for rate in depth_rates(drop_path, num_layers))
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.head.weight = self.token.weight            # weight tying (Press & Wolf, 2017)

@@ -53,25 +53,54 @@ class FeedForward(nn.Sequential):
                          nn.Linear(mult * d_model, d_model), nn.Dropout(dropout))
 
 
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al., 2016): zero a residual branch for whole examples at random."""
+
+    def __init__(self, rate: float = 0.0):
+        super().__init__()
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.rate == 0.0:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - self.rate)
+        return x * keep / (1 - self.rate)
+
+
+def depth_rates(rate: float, depth: int) -> list[float]:
+    """Stochastic-depth rates rising linearly from 0 at the first block to `rate` at the last."""
+    return [rate * i / max(1, depth - 1) for i in range(depth)]
+
+
 class TransformerBlock(nn.Module):
-    """Pre-norm block: self-attention, optional cross-attention to a memory, feed-forward."""
+    """Self-attention, optional cross-attention to a memory, and feed-forward, each a residual branch.
+
+    `prenorm` normalizes each branch's input (Xiong et al., 2020), which trains stably without
+    warmup; otherwise each sum is normalized, as in the original Transformer (post-norm).
+    """
 
     def __init__(self, d_model: int, num_heads: int, ff_mult: int = 4, dropout: float = 0.0,
-                 cross: bool = False):
+                 cross: bool = False, drop_path: float = 0.0, prenorm: bool = True):
         super().__init__()
+        self.prenorm, self.cross = prenorm, cross
         self.norm1, self.attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout)
-        self.cross = cross
         if cross:
             self.norm_cross, self.cross_attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout)
         self.norm2, self.ff = nn.LayerNorm(d_model), FeedForward(d_model, ff_mult, dropout)
         self.drop = nn.Dropout(dropout)
+        self.drop_path = DropPath(drop_path)
+
+    def _residual(self, x: torch.Tensor, norm: nn.Module, branch) -> torch.Tensor:
+        if self.prenorm:
+            return x + self.drop_path(branch(norm(x)))
+        return norm(x + self.drop_path(branch(x)))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
                 memory: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), mask=mask, causal=causal))
+        x = self._residual(x, self.norm1, lambda h: self.drop(self.attn(h, mask=mask, causal=causal)))
         if self.cross:
-            x = x + self.drop(self.cross_attn(self.norm_cross(x), memory, mask=memory_mask))
-        return x + self.ff(self.norm2(x))
+            x = self._residual(x, self.norm_cross, lambda h: self.drop(self.cross_attn(h, memory, mask=memory_mask)))
+        return self._residual(x, self.norm2, self.ff)
 
 
 def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:

@@ -11,6 +11,8 @@ from torchmetrics import Metric
 
 from archtrain.data.spec import DataSpec
 from archtrain.training.optim import build_optimizer
+from archtrain.training.regularizers import Regularization
+from archtrain.training.schedulers import ScheduleContext
 
 STAGES = ("val", "test")
 
@@ -42,11 +44,11 @@ class Task(pl.LightningModule):
     monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
 
     def __init__(self, net: nn.Module, spec: DataSpec, optim: Any, scheduler: Any = None,
-                 weight_decay: float = 0.0):
+                 regularization: Regularization | None = None):
         super().__init__()
         self.net, self.spec = net, spec
         self.make_optimizer, self.make_scheduler = optim, scheduler
-        self.weight_decay = weight_decay
+        self.regularization = regularization or Regularization()
         self.train_loss = RunningMean()
         self.metrics = nn.ModuleDict({stage: nn.ModuleDict(self.make_metrics()) for stage in STAGES})
 
@@ -72,6 +74,8 @@ class Task(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)
         self.train_loss.add(loss)
+        if self.regularization.l1:
+            loss = loss + self.regularization.l1 * sum(p.abs().sum() for p in self.net.parameters() if p.ndim >= 2)
         return loss
 
     def on_train_epoch_end(self) -> None:
@@ -99,11 +103,12 @@ class Task(pl.LightningModule):
             metric.reset()
 
     def configure_optimizers(self):
-        optimizer = build_optimizer(self.make_optimizer, self.net, self.weight_decay)
+        reg = self.regularization
+        optimizer = build_optimizer(self.make_optimizer, self.net, reg.weight_decay, reg.decay_norms_and_biases)
         if self.make_scheduler is None:
             return optimizer
-        scheduler = self.make_scheduler(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        context = ScheduleContext(int(self.trainer.estimated_stepping_batches), self.monitor, self.mode)
+        return {"optimizer": optimizer, "lr_scheduler": self.make_scheduler(optimizer, context)}
 
     def write_extras(self, run_dir: Path, cfg: DictConfig) -> list[Path]:
         """Files beyond metrics and checkpoints that this objective writes after testing."""

@@ -12,7 +12,15 @@ class Classify(Task):
 
     def loss(self, batch):
         x, y = batch
-        return F.cross_entropy(self.net(x), y)
+        reg = self.regularization
+        if reg.augment:
+            x = reg.augment(x)
+        if reg.mix:
+            x, y, partner, weight = reg.mix(x, y)
+            logits = self.net(x)
+            return (weight * F.cross_entropy(logits, y, label_smoothing=reg.label_smoothing)
+                    + (1 - weight) * F.cross_entropy(logits, partner, label_smoothing=reg.label_smoothing))
+        return F.cross_entropy(self.net(x), y, label_smoothing=reg.label_smoothing)
 
     def make_metrics(self):
         return {"loss": MeanMetric(), "acc": MulticlassAccuracy(self.spec.num_classes, average="micro")}

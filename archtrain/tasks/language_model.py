@@ -11,16 +11,16 @@ from archtrain.tasks.base import Task
 
 
 class LanguageModel(Task):
-    def loss(self, batch):
+    def loss(self, batch, label_smoothing: float | None = None):
         ids, targets = batch
-        logits = self.net(ids)
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        smoothing = self.regularization.label_smoothing if label_smoothing is None else label_smoothing
+        return F.cross_entropy(self.net(ids).flatten(0, 1), targets.flatten(), label_smoothing=smoothing)
 
     def make_metrics(self):
         return {"loss": MeanMetric()}
 
     def evaluate(self, batch, metrics):
-        metrics["loss"].update(self.loss(batch), weight=batch[1].numel())
+        metrics["loss"].update(self.loss(batch, label_smoothing=0.0), weight=batch[1].numel())
 
     @torch.no_grad()
     def sample(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,

@@ -13,12 +13,13 @@ class Seq2Seq(Task):
         super().__init__(*args, **kwargs)
         self.pad, self.bos = self.spec.special["pad"], self.spec.special["bos"]
 
-    def _cross_entropy(self, logits, targets):
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=self.pad)
+    def _cross_entropy(self, logits, targets, label_smoothing: float = 0.0):
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=self.pad,
+                               label_smoothing=label_smoothing)
 
     def loss(self, batch):
         src, tgt_in, tgt_out = batch
-        return self._cross_entropy(self.net(src, tgt_in), tgt_out)
+        return self._cross_entropy(self.net(src, tgt_in), tgt_out, self.regularization.label_smoothing)
 
     def make_metrics(self):
         return {"loss": MeanMetric(), "exact": MeanMetric()}

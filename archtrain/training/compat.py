@@ -25,8 +25,8 @@ def quiet_lightning() -> None:
 
     Lightning attaches its own console handler at import, which would print every line twice
     beside the run's log handlers, and it warns about a per-step logging interval that archtrain
-    does not use (it logs once per epoch) and about a non-empty checkpoint folder, which every
-    resumed run has.
+    does not use (it logs once per epoch), about a non-empty checkpoint folder, which every
+    resumed run has, and that weight averaging is not restored when the best checkpoint is tested.
     """
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
@@ -34,3 +34,5 @@ def quiet_lightning() -> None:
         logger.handlers.clear()
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval", category=UserWarning)
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"You're using the WeightAveraging callback, but loading a checkpoint",
+                            category=UserWarning)

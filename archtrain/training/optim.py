@@ -6,15 +6,21 @@ import torch
 from torch import nn
 
 
-def parameter_groups(net: nn.Module, weight_decay: float) -> list[dict]:
-    """Weights of matrices and kernels decay; biases, norm scales and other vectors do not."""
+def parameter_groups(net: nn.Module, weight_decay: float, decay_all: bool = False) -> list[dict]:
+    """Weights of matrices and kernels decay; biases, norm scales and other vectors do not,
+    unless `decay_all`."""
     params = [p for p in net.parameters() if p.requires_grad]
+    if decay_all or not weight_decay:
+        return [{"params": params, "weight_decay": weight_decay}]
     decay = [p for p in params if p.ndim >= 2]
     plain = [p for p in params if p.ndim < 2]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
-def build_optimizer(make: Callable[..., torch.optim.Optimizer], net: nn.Module,
-                    weight_decay: float) -> torch.optim.Optimizer:
-    """`make` is the partially applied optimizer class from the config (lr, betas, momentum...)."""
-    return make(parameter_groups(net, weight_decay))
+def build_optimizer(make: Callable[..., torch.optim.Optimizer], net: nn.Module, weight_decay: float,
+                    decay_all: bool = False) -> torch.optim.Optimizer:
+    """`make` is the partially applied optimizer class from the config (lr, betas, momentum...).
+    L-BFGS takes a single parameter group and no weight decay."""
+    if getattr(make, "func", make) is torch.optim.LBFGS:
+        return make([p for p in net.parameters() if p.requires_grad])
+    return make(parameter_groups(net, weight_decay, decay_all))

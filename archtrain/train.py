@@ -195,6 +195,8 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
         run.write_summary(summary)
         if code:
             console.show_error(summary["error"], run.path)
+        elif multirun:
+            console.show_job_line(summary)
         else:
             console.show_results(summary)
     if code and not multirun:

@@ -31,6 +31,15 @@ def _format(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def show_job_line(summary: dict) -> None:
+    """One line per sweep job; the sweep table at the end has the rest."""
+    best = summary.get("best") or {}
+    metric = best.get("metric", "")
+    test = (summary.get("test") or {}).get(metric.replace("val/", "test/", 1))
+    score = f"{metric.replace('val/', 'test/', 1)} {_format(test)}" if test is not None else ""
+    console.print(f"{summary.get('model')} on {summary.get('data')}: {summary.get('status')} {score}", highlight=False)
+
+
 def show_results(summary: dict) -> None:
     metrics = Table(title=f"{summary.get('model')} on {summary.get('data')}: {summary.get('status')}")
     metrics.add_column("metric")

@@ -43,13 +43,17 @@ class SweepReport(Callback):
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
-        table = Table(title=f"sweep: {len(rows)} jobs ({path})")
+        shared = set.intersection(*(set(row["overrides"].split()) for row in rows)) if rows else set()
+        table = Table(title=f"sweep: {len(rows)} jobs, all with: {' '.join(sorted(shared)) or '-'}")
         for column in COLUMNS:
             table.add_column(column, overflow="fold")
         for row in rows:
             style = None if row["status"] == "completed" else "red"
-            table.add_row(*(_cell(row[c]) for c in COLUMNS), style=style)
-        Console().print(table)
+            varying = " ".join(o for o in row["overrides"].split() if o not in shared)
+            table.add_row(*(_cell(varying if c == "overrides" else row[c]) for c in COLUMNS), style=style)
+        console = Console()
+        console.print(table)
+        console.print(f"written to {path}", highlight=False)
         failed = sum(row["status"] != "completed" for row in rows)
         if failed:
             raise SystemExit(f"error: {failed} of {len(rows)} sweep jobs did not complete; see {path}")

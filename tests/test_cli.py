@@ -63,8 +63,10 @@ def test_sweep_runs_every_job_and_reports_the_failed_one(workdir):
 def test_ctrl_c_marks_the_run_interrupted_and_it_resumes(workdir):
     args = ["model=mlp", "data=digits", "trainer.max_epochs=500", "progress_bar=false", "hydra.run.dir=run"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A shell's background job inherits SIGINT ignored; give the child a terminal's default back.
     process = subprocess.Popen([sys.executable, "-m", "archtrain", *args], cwd=workdir, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     last = workdir / "run" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 120
     while not last.exists() and time.monotonic() < deadline and process.poll() is None:

@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
-
-from archtrain.errors import ArchtrainError
+from omegaconf import OmegaConf
 
 CONF = Path(__file__).resolve().parent / "conf"
 
@@ -17,12 +15,3 @@ def options(group: str) -> list[str]:
 def fitting_data(inputs: list[str]) -> list[str]:
     """The data configs whose modality a model with these `inputs` can read."""
     return [name for name in options("data") if OmegaConf.load(CONF / "data" / f"{name}.yaml").modality in inputs]
-
-
-def check_fit(model: DictConfig, data: DictConfig) -> None:
-    """Stop before any work if the model cannot read this data, naming data that would fit."""
-    inputs = list(model.inputs)
-    if data.modality not in inputs:
-        raise ArchtrainError(
-            f"model={model.name} reads {' or '.join(inputs)} data, but data={data.name} is "
-            f"{data.modality} data; data that fits: {', '.join(fitting_data(inputs))}")

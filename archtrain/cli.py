@@ -14,7 +14,8 @@ from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig
 
-from archtrain.catalog import check_fit, options
+from archtrain.catalog import options
+from archtrain.checks import check_fit, check_values
 from archtrain.errors import ArchtrainError
 from archtrain.schema import register as register_schema
 
@@ -84,8 +85,10 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
     if multirun:
         raise ArchtrainError("resume= continues one run; it cannot be part of a sweep (-m)")
     run = find_run(path)
+    extra = [o for o in overrides if not o.startswith("resume=")]
+    run.load_config(extra)                      # refuse a bad override before anything is written
     hydra_args = [f"resume='{run.path}'", f"hydra.run.dir='{run.path}'", "hydra.output_subdir=null"]
-    return hydra_args, [o for o in overrides if not o.startswith("resume=")]
+    return hydra_args, extra
 
 
 def check_overrides(overrides: list[str], multirun: bool) -> None:
@@ -101,6 +104,8 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
     except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
         cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
         raise ArchtrainError(one_line(str(err)) + cause) from None
+    for cfg in configs:
+        check_values(cfg)
     if not multirun:
         check_fit(configs[0].model, configs[0].data)
 

@@ -1,6 +1,7 @@
 """The run directory: its layout, its summary, and finding a run to resume."""
 
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -12,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from archtrain.errors import ArchtrainError
 
+log = logging.getLogger(__name__)
 PACKAGES = ("archtrain", "torch", "lightning", "hydra-core", "torchmetrics", "numpy")
 
 
@@ -43,7 +45,12 @@ class RunDir:
         write_atomic(self.config, OmegaConf.to_yaml(cfg, resolve=True))
 
     def load_config(self, overrides: list[str]) -> DictConfig:
-        """The run's own config with `overrides` (KEY=VALUE) applied; unknown keys are refused."""
+        """The run's own config with `overrides` (KEY=VALUE) applied; unknown keys are refused, and
+        so are the optimizer's and the schedule's, whose state the checkpoint restores."""
+        fixed = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] in ("optim", "scheduler", "model", "data")]
+        if fixed:
+            raise ArchtrainError(f"resume cannot change {' '.join(fixed)}: the model, data, optimizer and schedule "
+                                 f"continue from the checkpoint; start a new run from its weights with ckpt_path= instead")
         cfg = OmegaConf.load(self.config)
         OmegaConf.set_struct(cfg, True)
         try:
@@ -59,6 +66,23 @@ class RunDir:
         return json.loads(self.summary.read_text()) if self.summary.exists() else {}
 
 
+    def resume_checkpoint(self) -> Path:
+        """The newest checkpoint that reads back whole: last.ckpt unless it is damaged."""
+        from archtrain.training.checkpoint_io import CorruptCheckpoint, read_checkpoint
+
+        candidates = sorted(self.checkpoints.glob("*.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in candidates:
+            try:
+                read_checkpoint(path)
+            except CorruptCheckpoint as err:
+                log.warning("%s; trying an older checkpoint", err)
+                continue
+            if path != self.last_checkpoint:
+                log.warning("resuming from %s", path.name)
+            return path
+        raise ArchtrainError(f"resume={self.path}: no intact checkpoint in {self.checkpoints}")
+
+
 def find_run(path: str) -> RunDir:
     """The run at `path`, checked to be one that can be resumed."""
     run = RunDir(path)
@@ -66,8 +90,8 @@ def find_run(path: str) -> RunDir:
         raise ArchtrainError(f"resume={path}: no such directory")
     if not run.config.is_file():
         raise ArchtrainError(f"resume={path}: not an archtrain run (it has no config.yaml)")
-    if not run.last_checkpoint.is_file():
-        raise ArchtrainError(f"resume={path}: the run has no checkpoints/last.ckpt to resume from")
+    if not any(run.checkpoints.glob("*.ckpt")):
+        raise ArchtrainError(f"resume={path}: the run has no checkpoint to resume from")
     return run
 
 

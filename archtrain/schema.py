@@ -39,11 +39,17 @@ class SampleConfig:
 
 
 @dataclass
+class CheckpointConfig:
+    every_n_steps: Optional[int] = None
+
+
+@dataclass
 class Config:
     seed: int = 0
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     progress_bar: bool = True
     resume: Optional[str] = None
     ckpt_path: Optional[str] = None

@@ -11,23 +11,20 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import check_fit
+from archtrain.checks import check_fit
 from archtrain.data import build_datamodule
-from archtrain.errors import ArchtrainError
+from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.models import accepted_arguments, build_net, count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import TASKS, Task
-from archtrain.training.callbacks import RichBar, RngState
+from archtrain.training.callbacks import DivergenceGuard, RichBar, RunState, StopOnSignal
+from archtrain.training.checkpoint_io import SafeCheckpointIO, read_checkpoint
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
 from archtrain.training.regularizers import check_combinations, model_arguments, regularization
-
-
-class Interrupted(Exception):
-    """Training was stopped by the user (Ctrl-C); the last checkpoint stays for resume."""
 
 
 def check_hardware(hardware: DictConfig) -> None:
@@ -47,8 +44,13 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     callbacks = [
         ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor=task.monitor, mode=task.mode,
                         save_last=True, enable_version_counter=False),
-        RngState(),
+        RunState(OmegaConf.to_container(cfg, resolve=True)),
+        DivergenceGuard(),
+        StopOnSignal(run.last_checkpoint),
     ]
+    if cfg.checkpoint.every_n_steps:   # last.ckpt also every N steps, so a crash loses at most N steps
+        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints, every_n_train_steps=cfg.checkpoint.every_n_steps,
+                                         save_top_k=0, save_last=True, enable_version_counter=False))
     if cfg.progress_bar:
         callbacks.append(RichBar())
     if "early_stopping" in regularizer:
@@ -64,6 +66,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         **hardware, **cfg.trainer, callbacks=callbacks, logger=loggers,
         gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
+        plugins=[SafeCheckpointIO()],
     )
 
 
@@ -72,10 +75,9 @@ def load_weights(net: torch.nn.Module, ckpt_path: str) -> None:
     path = Path(ckpt_path)
     if not path.is_file():
         raise ArchtrainError(f"ckpt_path: no such file '{path}'")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-    except Exception as err:
-        raise ArchtrainError(f"ckpt_path: '{path}' is not a readable archtrain checkpoint ({err})") from None
+    state = read_checkpoint(path).get("state_dict")
+    if state is None:
+        raise ArchtrainError(f"ckpt_path: '{path}' holds no model weights (no state_dict)")
     weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
     try:
         net.load_state_dict(weights)
@@ -115,13 +117,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
                            "precision": trainer.precision, "cpu_threads": torch.get_num_threads()}
 
     fit_start = time.perf_counter()
-    try:
-        trainer.fit(task, datamodule=data, ckpt_path=str(run.last_checkpoint) if resume else None)
-    except SystemExit:  # Lightning's answer to Ctrl-C, after it has shut the loop down cleanly
-        if not trainer.interrupted:
-            raise
-        raise Interrupted(f"interrupted at epoch {trainer.current_epoch}, step {trainer.global_step}; "
-                          f"continue with: archtrain resume={run.path}") from None
+    trainer.fit(task, datamodule=data, ckpt_path=str(run.resume_checkpoint()) if resume else None)
     fit_s = time.perf_counter() - fit_start
     final = _numbers(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback
@@ -177,12 +173,15 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             if not multirun:
                 console.show_config(cfg)
         fit_and_test(cfg, run, summary, resume=resume)
+    except Stopped as err:
+        summary.update(status="interrupted", error=f"{err}; continue with: archtrain resume={run.path}")
+        code = err.exit_code
+    except Diverged as err:
+        summary.update(status="diverged", error=str(err))
+        code = err.exit_code
     except ArchtrainError as err:
         summary.update(status="failed", error=str(err))
         code = err.exit_code
-    except Interrupted as err:
-        summary.update(status="interrupted", error=str(err))
-        code = 130
     except Exception as err:  # a bug, not a user error: keep the trace in train.log, show one line
         with open(run.log, "a", encoding="utf-8") as handle:
             traceback.print_exc(file=handle)

@@ -1,6 +1,6 @@
 """In-memory datasets as a LightningDataModule with fast, resumable batching."""
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import lightning.pytorch as pl
 import torch
@@ -35,10 +35,11 @@ def _already_batched(batch: Split) -> Split:
 
 class EpochShuffle(Sampler[int]):
     """A permutation drawn from (seed, epoch), so that a resumed run sees the same order.
-    With `samples` set, each epoch takes only that many examples of its permutation."""
+    With `samples` set, each epoch takes only that many examples of its permutation; `skip()`
+    says how many leading examples a resumed epoch has already trained on."""
 
-    def __init__(self, size: int, seed: int, samples: int | None = None):
-        self.size, self.seed, self.epoch = size, seed, 0
+    def __init__(self, size: int, seed: int, samples: int | None = None, skip: Callable[[], int] = lambda: 0):
+        self.size, self.seed, self.epoch, self.skip = size, seed, 0, skip
         self.samples = min(samples or size, size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -49,7 +50,7 @@ class EpochShuffle(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator)[: self.samples].tolist())
+        return iter(torch.randperm(self.size, generator=generator)[self.skip(): self.samples].tolist())
 
 
 class ArrayDataModule(pl.LightningDataModule):
@@ -57,8 +58,6 @@ class ArrayDataModule(pl.LightningDataModule):
 
     def __init__(self, batch_size: int, seed: int = 0, samples_per_epoch: int | None = None):
         super().__init__()
-        if batch_size < 1:
-            raise ArchtrainError(f"data.batch_size must be at least 1, got {batch_size}")
         self.batch_size, self.seed, self.samples_per_epoch = batch_size, seed, samples_per_epoch
         self.splits: dict[str, Split] | None = None
         self._spec: DataSpec | None = None
@@ -78,10 +77,19 @@ class ArrayDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         self.setup()
         data = TensorBatches(*self.splits[split])
-        sampler = EpochShuffle(len(data), self.seed, self.samples_per_epoch) if shuffle else None
+        sampler = EpochShuffle(len(data), self.seed, self.samples_per_epoch, self._examples_done) if shuffle else None
         # A private generator keeps the loader from drawing on the global RNG that dropout uses.
         return DataLoader(data, batch_size=self.batch_size, sampler=sampler,
                           collate_fn=_already_batched, generator=torch.Generator())
+
+    def _examples_done(self) -> int:
+        """Examples of the current epoch that training has already seen: 0 at an epoch's start,
+        more when a run resumes from a checkpoint taken mid-epoch. Read when the epoch's iterator
+        is created, after Lightning has restored its loop progress."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0
+        return trainer.fit_loop.epoch_loop.batch_progress.current.completed * self.batch_size
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

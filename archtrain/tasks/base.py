@@ -78,6 +78,13 @@ class Task(pl.LightningModule):
             loss = loss + self.regularization.l1 * sum(p.abs().sum() for p in self.net.parameters() if p.ndim >= 2)
         return loss
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["train_loss_so_far"] = {"total": self.train_loss.total, "count": self.train_loss.count}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("train_loss_so_far") or {}
+        self.train_loss.total, self.train_loss.count = state.get("total"), state.get("count", 0)
+
     def on_train_epoch_end(self) -> None:
         mean = self.train_loss.pop()
         if mean is not None:

@@ -1,12 +1,16 @@
 """Lightning callbacks that archtrain adds to every run."""
 
 import random
+import signal
 import time
+from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import RichProgressBar
+
+from archtrain.errors import Diverged, Stopped
 
 
 def rng_states() -> dict:
@@ -34,15 +38,20 @@ def set_rng_states(states: dict) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
-class RngState(pl.Callback):
-    """Keeps every RNG state in the checkpoint, so a resumed run draws the same dropout masks
-    and augmentations as the run that never stopped."""
+class RunState(pl.Callback):
+    """What archtrain adds to Lightning's checkpoint: every RNG state, so that a resumed run draws
+    the same dropout masks and augmentations as the run that never stopped, and the composed
+    config, so that a checkpoint alone says how it was trained."""
+
+    def __init__(self, config: dict):
+        self.config = config
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint["rng_states"] = rng_states()
+        checkpoint["archtrain_config"] = self.config
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        if "rng_states" in checkpoint:
+        if "rng_states" in checkpoint and trainer.state.fn == "fit":
             set_rng_states(checkpoint["rng_states"])
 
 
@@ -71,3 +80,45 @@ class RichBar(RichProgressBar):
     def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
         if self._due(batch_idx, self.total_val_batches_current_dataloader):
             super().on_validation_batch_end(trainer, pl_module, outputs, batch, batch_idx, dataloader_idx)
+
+
+class DivergenceGuard(pl.Callback):
+    """Stops the run at the first step whose loss is not finite; no checkpoint is written after it."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss):
+            raise Diverged(f"the training loss became {loss.item()} at step {trainer.global_step} "
+                           f"(epoch {trainer.current_epoch}, batch {batch_idx}); the checkpoints before it are kept")
+
+
+class StopOnSignal(pl.Callback):
+    """SIGINT (Ctrl-C) and SIGTERM finish the current step, save `last_checkpoint` and stop the run
+    with exit code 128 + the signal's number. A second signal while saving is ignored."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, last_checkpoint: Path):
+        self.last_checkpoint, self.received, self.previous = last_checkpoint, None, {}
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        for number in self.SIGNALS:
+            if signal.getsignal(number) is not signal.SIG_IGN:      # respect nohup and background jobs
+                self.previous[number] = signal.signal(number, self._record)
+
+    def _record(self, number, frame) -> None:
+        self.received = self.received or number
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if self.received:
+            for number in self.previous:
+                signal.signal(number, signal.SIG_IGN)
+            trainer.save_checkpoint(self.last_checkpoint)
+            name = signal.Signals(self.received).name
+            raise Stopped(f"{name} received: stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
+                          f"and saved {self.last_checkpoint.name}", self.received)
+
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous = {}

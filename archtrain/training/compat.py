@@ -26,7 +26,8 @@ def quiet_lightning() -> None:
     Lightning attaches its own console handler at import, which would print every line twice
     beside the run's log handlers, and it warns about a per-step logging interval that archtrain
     does not use (it logs once per epoch), about a non-empty checkpoint folder, which every
-    resumed run has, and that weight averaging is not restored when the best checkpoint is tested.
+    resumed run has, that weight averaging is not restored when the best checkpoint is tested, and
+    that a mid-epoch resume needs a stateful loader (archtrain's sampler finds its place itself).
     """
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
@@ -35,4 +36,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval", category=UserWarning)
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty", category=UserWarning)
     warnings.filterwarnings("ignore", message=r"You're using the WeightAveraging callback, but loading a checkpoint",
+                            category=UserWarning)
+    # archtrain's sampler resumes mid-epoch from Lightning's own loop progress (data/base.py)
+    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended",
                             category=UserWarning)

@@ -1,0 +1,32 @@
+"""Checks of a composed config that need no torch: they run in the CLI before anything starts."""
+
+from omegaconf import DictConfig
+
+from archtrain.catalog import fitting_data
+from archtrain.errors import ArchtrainError
+
+
+def check_fit(model: DictConfig, data: DictConfig) -> None:
+    """Stop before any work if the model cannot read this data, naming data that would fit."""
+    inputs = list(model.inputs)
+    if data.modality not in inputs:
+        raise ArchtrainError(
+            f"model={model.name} reads {' or '.join(inputs)} data, but data={data.name} is "
+            f"{data.modality} data; data that fits: {', '.join(fitting_data(inputs))}")
+
+
+def check_values(cfg: DictConfig) -> None:
+    """Stop on values outside their range, e.g. a negative learning rate or a batch size of zero."""
+    rules = [
+        ("optim.lr", cfg.optim.get("lr"), lambda v: v > 0, "must be positive"),
+        ("data.batch_size", cfg.data.get("batch_size"), lambda v: v >= 1, "must be at least 1"),
+        ("trainer.max_epochs", cfg.trainer.max_epochs, lambda v: v >= 1 or v == -1, "must be at least 1 (or -1)"),
+        ("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, lambda v: v >= 1, "must be at least 1"),
+        ("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, lambda v: v >= 1, "must be at least 1"),
+        ("hardware.threads", cfg.hardware.threads, lambda v: v >= 1, "must be at least 1"),
+    ]
+    rules += [(f"data.{name}", cfg.data.get(name), lambda v: 0 <= v < 1, "must be in [0, 1)")
+              for name in ("val_fraction", "test_fraction")]
+    for key, value, ok, rule in rules:
+        if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and not ok(value):
+            raise ArchtrainError(f"{key}={value}: {rule}")

@@ -5,6 +5,7 @@ Only Hydra and OmegaConf load at start-up; torch and Lightning load when a run b
 """
 
 import itertools
+import os
 import signal
 import sys
 from pathlib import Path
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
         elif not any(f.split("=")[0] in INFO_FLAGS for f in flags):
             check_overrides(overrides, multirun)
     except ArchtrainError as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(err.exit_code) from None
     sys.argv = [sys.argv[0], *flags, *overrides]
@@ -103,7 +106,7 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
                 else [compose("config", overrides=overrides)]
     except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
         cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
-        raise ArchtrainError(one_line(str(err)) + cause) from None
+        raise ArchtrainError(one_line(str(err)) + cause) from err
     for cfg in configs:
         check_values(cfg)
     if not multirun:

@@ -1,5 +1,7 @@
 """Time series: sliding windows of past values, and the values that follow them."""
 
+from pathlib import Path
+
 import torch
 
 from archtrain.data.base import ArrayDataModule, split_indices
@@ -13,43 +15,97 @@ def windows(series: torch.Tensor, window: int, horizon: int) -> tuple[torch.Tens
     if n < 1:
         raise ArchtrainError(f"a series of {len(series)} values is too short for "
                              f"window={window} and horizon={horizon}")
-    past = torch.stack([series[i:i + window] for i in range(n)]).unsqueeze(-1)
-    future = torch.stack([series[i + window:i + window + horizon] for i in range(n)])
-    return past, future
+    past = series.unfold(0, window, 1)[:n].unsqueeze(-1)
+    future = series[window:].unfold(0, horizon, 1)[:n]
+    return past.contiguous(), future.contiguous()
 
 
-class StatsmodelsSeries(ArrayDataModule):
-    """A univariate series bundled with statsmodels, split in time order and standardized."""
+def fit_autoregression(past: torch.Tensor, next_value: torch.Tensor) -> tuple[float, ...]:
+    """Least-squares AR(window) coefficients and intercept, the classical baseline."""
+    design = torch.cat([past.squeeze(-1), torch.ones(len(past), 1)], dim=1).double()
+    solution = torch.linalg.lstsq(design, next_value.double().unsqueeze(1)).solution
+    return tuple(solution.squeeze(1).tolist())
+
+
+class SeriesDataModule(ArrayDataModule):
+    """A univariate series, split in time order and standardized with what training may see.
+    Subclasses provide `raw_series`."""
 
     objective = "forecast"
 
-    def __init__(self, dataset: str, column: str, window: int, horizon: int, batch_size: int,
-                 val_fraction: float, test_fraction: float, seed: int = 0):
+    def __init__(self, window: int, horizon: int, batch_size: int, val_fraction: float, test_fraction: float,
+                 seed: int = 0):
         super().__init__(batch_size, seed)
-        self.dataset, self.column = dataset, column
         self.window, self.horizon = window, horizon
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     def raw_series(self) -> torch.Tensor:
-        import statsmodels.api as sm
-
-        module = getattr(sm.datasets, self.dataset, None)
-        if module is None:
-            raise ArchtrainError(f"statsmodels has no dataset '{self.dataset}'")
-        frame = module.load_pandas().data
-        if self.column not in frame:
-            raise ArchtrainError(f"statsmodels dataset '{self.dataset}' has no column '{self.column}'; "
-                                 f"columns: {', '.join(map(str, frame.columns))}")
-        return torch.tensor(frame[self.column].to_numpy(dtype="float32"))
+        raise NotImplementedError
 
     def load(self):
         series = self.raw_series()
         past, future = windows(series, self.window, self.horizon)
         parts = split_indices(len(past), self.val_fraction, self.test_fraction, self.seed, shuffle=False)
-        # Standardize with statistics of the values the training windows can see.
         seen = series[: int(parts["train"][-1]) + self.window]
         mean, std = float(seen.mean()), float(seen.std())
         past, future = (past - mean) / std, (future - mean) / std
-        spec = DataSpec(self.objective, in_features=1, out_features=self.horizon,
-                        seq_len=self.window, scale=(mean, std))
+        train = parts["train"]
+        spec = DataSpec(self.objective, in_features=1, out_features=self.horizon, seq_len=self.window,
+                        scale=(mean, std), autoregression=fit_autoregression(past[train], future[train, 0]))
         return {k: (past[i], future[i]) for k, i in parts.items()}, spec
+
+
+def _statsmodels_frame(name: str):
+    import statsmodels.api as sm
+
+    return getattr(sm.datasets, name).load_pandas().data
+
+
+# Each bundled series as a 1-D float sequence in time order.
+STATSMODELS_SERIES = {
+    "sunspots": lambda: _statsmodels_frame("sunspots")["SUNACTIVITY"].to_numpy(),      # yearly, 1700-2008
+    "nile": lambda: _statsmodels_frame("nile")["volume"].to_numpy(),                    # yearly flow, 1871-1970
+    "co2": lambda: _statsmodels_frame("co2")["co2"].interpolate().bfill().to_numpy(),  # weekly ppm, 1958-2001
+    "elnino": lambda: _statsmodels_frame("elnino").drop(columns="YEAR").to_numpy().ravel(),  # monthly SST
+}
+
+
+class StatsmodelsSeries(SeriesDataModule):
+    """A series bundled with statsmodels: sunspots, nile, co2 or elnino."""
+
+    def __init__(self, series: str, **kwargs):
+        super().__init__(**kwargs)
+        if series not in STATSMODELS_SERIES:
+            raise ArchtrainError(f"unknown series '{series}'; choose from {', '.join(STATSMODELS_SERIES)}")
+        self.series = series
+
+    def raw_series(self) -> torch.Tensor:
+        return torch.tensor(STATSMODELS_SERIES[self.series](), dtype=torch.float32)
+
+
+class CsvSeries(SeriesDataModule):
+    """One numeric column of a CSV file with a header row, in file order."""
+
+    def __init__(self, path: str | None, column: str | None, **kwargs):
+        super().__init__(**kwargs)
+        self.path, self.column = path, column
+
+    def raw_series(self) -> torch.Tensor:
+        import pandas as pd
+
+        if not self.path or not Path(self.path).is_file():
+            raise ArchtrainError(f"data.path: no such file '{self.path}' (data=csv_series reads a CSV file "
+                                 "with a header row; name the column with data.column=)")
+        try:
+            frame = pd.read_csv(self.path)
+        except Exception as err:  # pandas raises several parser errors
+            raise ArchtrainError(f"data.path: '{self.path}' is not a readable CSV file ({err})") from None
+        if self.column not in frame:
+            raise ArchtrainError(f"data.column: '{self.path}' has no column '{self.column}'; "
+                                 f"its columns are {', '.join(map(str, frame.columns))}")
+        values = pd.to_numeric(frame[self.column], errors="coerce")
+        if values.isna().any():
+            row = int(values.isna().to_numpy().argmax()) + 2
+            raise ArchtrainError(f"data.column: column '{self.column}' of '{self.path}' has a missing or "
+                                 f"non-numeric value at line {row}")
+        return torch.tensor(values.to_numpy(), dtype=torch.float32)

@@ -23,6 +23,7 @@ class DataSpec:
     vocab: tuple[str, ...] = ()       # token id -> string, for text and pairs
     special: dict = field(default_factory=dict)   # e.g. pad, bos, eos token ids
     scale: tuple[float, float] = (0.0, 1.0)       # (mean, std) that undo a series' standardization
+    autoregression: tuple[float, ...] = ()        # AR baseline: one coefficient per past step, then the intercept
 
     def dimensions(self) -> dict[str, int]:
         """The data dimensions that are set, by their conventional names."""

@@ -1,9 +1,9 @@
-"""Convolutional networks."""
+"""Convolutional networks: for images, and for sequences (causal, dilated)."""
 
 import torch
 from torch import nn
 
-from archtrain.models.blocks import activation as make_activation
+from archtrain.models.blocks import activation as make_activation, readout_size, sequence_input
 
 
 class LeNet5(nn.Module):
@@ -29,3 +29,40 @@ class LeNet5(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
+
+
+class CausalBlock(nn.Module):
+    """Two dilated causal convolutions with a residual connection (Bai, Kolter & Koltun, 2018)."""
+
+    def __init__(self, channels: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.pad = (kernel_size - 1) * dilation
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        self.conv2 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation)
+        self.drop = nn.Dropout(dropout)
+
+    def _causal(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+        return conv(nn.functional.pad(x, (self.pad, 0)))          # pad the past only
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.drop(torch.relu(self._causal(self.conv1, x)))
+        y = self.drop(torch.relu(self._causal(self.conv2, y)))
+        return torch.relu(x + y)
+
+
+class TCN(nn.Module):
+    """Temporal convolutional network (Bai, Kolter & Koltun, 2018): dilations 1, 2, 4, ... give a
+    receptive field of 1 + 2 (kernel_size - 1)(2^levels - 1) steps. Reads and predicts like RecurrentNet."""
+
+    def __init__(self, channels: int = 64, levels: int = 4, kernel_size: int = 3, dropout: float = 0.0,
+                 in_features: int | None = None, out_features: int | None = None,
+                 num_classes: int | None = None, vocab_size: int | None = None):
+        super().__init__()
+        self.tokens = vocab_size is not None
+        self.embed = sequence_input(channels, in_features, vocab_size)
+        self.blocks = nn.Sequential(*(CausalBlock(channels, kernel_size, 2 ** i, dropout) for i in range(levels)))
+        self.head = nn.Linear(channels, readout_size(out_features, num_classes, vocab_size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states = self.blocks(self.embed(x).transpose(1, 2)).transpose(1, 2)
+        return self.head(states if self.tokens else states[:, -1])

@@ -4,11 +4,13 @@ from archtrain.tasks.base import Task
 from archtrain.tasks.classify import Classify
 from archtrain.tasks.forecast import Forecast
 from archtrain.tasks.language_model import LanguageModel
+from archtrain.tasks.regress import Regress
 from archtrain.tasks.seq2seq import Seq2Seq
 
 TASKS: dict[str, type[Task]] = {
     "classify": Classify,
     "forecast": Forecast,
     "language_model": LanguageModel,
+    "regress": Regress,
     "seq2seq": Seq2Seq,
 }

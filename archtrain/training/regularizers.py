@@ -68,5 +68,8 @@ def check_combinations(cfg: DictConfig, objective: str, modality: str, model_arg
     for key, argument in MODEL_ARGUMENTS.items():
         if key == "stochastic_depth" and key in regularizer and argument not in model_arguments_accepted:
             problems.append(f"regularizer=stochastic_depth needs residual blocks, and model={cfg.model.name} has none")
+    if cfg.model.get("bidirectional") and objective == "language_model":
+        problems.append(f"model={cfg.model.name} with bidirectional=true would read the tokens it must predict; "
+                        "a language model reads one way")
     if problems:
         raise ArchtrainError("; ".join(problems))

@@ -36,3 +36,80 @@ class RecurrentNet(nn.Module):
             return self.head(states)
         last = final[0] if isinstance(final, tuple) else final        # an LSTM returns (h, c)
         return self.head(last[-self.directions:].transpose(0, 1).flatten(1))
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau et al. (2015): score = v · tanh(W_q q + W_k k)."""
+
+    def __init__(self, query_size: int, key_size: int):
+        super().__init__()
+        self.query, self.key = nn.Linear(query_size, query_size), nn.Linear(key_size, query_size, bias=False)
+        self.score = nn.Linear(query_size, 1, bias=False)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return self.score(torch.tanh(self.query(query).unsqueeze(1) + self.key(keys))).squeeze(-1)
+
+
+class MultiplicativeAttention(nn.Module):
+    """Luong et al. (2015), the 'general' form: score = q · W k."""
+
+    def __init__(self, query_size: int, key_size: int):
+        super().__init__()
+        self.key = nn.Linear(key_size, query_size, bias=False)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return (self.key(keys) @ query.unsqueeze(-1)).squeeze(-1)
+
+
+ATTENTION = {"additive": AdditiveAttention, "multiplicative": MultiplicativeAttention}
+
+
+class Seq2SeqAttention(nn.Module):
+    """Encoder-decoder (Sutskever et al., 2014) with attention: a bidirectional GRU encoder, and a GRU
+    decoder that attends over the encoder's states at every step and feeds the context back in."""
+
+    def __init__(self, vocab_size: int, hidden_size: int = 128, attention: str = "additive",
+                 dropout: float = 0.0, pad_id: int = 0):
+        super().__init__()
+        if attention not in ATTENTION:
+            raise ValueError(f"unknown attention '{attention}'; choose from {', '.join(ATTENTION)}")
+        self.pad_id = pad_id
+        self.embed = nn.Embedding(vocab_size, hidden_size)
+        self.encoder = nn.GRU(hidden_size, hidden_size, batch_first=True, bidirectional=True)
+        self.bridge = nn.Linear(2 * hidden_size, hidden_size)
+        self.attention = ATTENTION[attention](hidden_size, 2 * hidden_size)
+        self.decoder = nn.GRUCell(3 * hidden_size, hidden_size)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(3 * hidden_size, vocab_size)
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The encoder's states, the mask of real (non-padding) positions, the decoder's first state."""
+        states, final = self.encoder(self.drop(self.embed(src)))
+        return states, src != self.pad_id, torch.tanh(self.bridge(torch.cat([final[0], final[1]], dim=-1)))
+
+    def step(self, token: torch.Tensor, state: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor):
+        """One decoder step: attend with the current state, update it, predict the next token."""
+        scores = self.attention(state, memory).masked_fill(~mask, float("-inf"))
+        context = (torch.softmax(scores, dim=-1).unsqueeze(1) @ memory).squeeze(1)
+        state = self.decoder(torch.cat([self.drop(self.embed(token)), context], dim=-1), state)
+        return self.head(torch.cat([self.drop(state), context], dim=-1)), state
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """Next-token logits for every target position, fed the true previous token (teacher forcing)."""
+        memory, mask, state = self.encode(src)
+        logits = []
+        for t in range(tgt.shape[1]):
+            out, state = self.step(tgt[:, t], state, memory, mask)
+            logits.append(out)
+        return torch.stack(logits, dim=1)
+
+    @torch.no_grad()
+    def generate(self, src: torch.Tensor, bos_id: int, max_len: int) -> torch.Tensor:
+        """Greedy decoding: `max_len` tokens after <s>, each fed back as the next input."""
+        memory, mask, state = self.encode(src)
+        token, out = torch.full((len(src),), bos_id, dtype=torch.long, device=src.device), []
+        for _ in range(max_len):
+            logits, state = self.step(token, state, memory, mask)
+            token = logits.argmax(-1)
+            out.append(token)
+        return torch.stack(out, dim=1)

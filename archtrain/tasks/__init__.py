@@ -6,6 +6,7 @@ from archtrain.tasks.forecast import Forecast
 from archtrain.tasks.language_model import LanguageModel
 from archtrain.tasks.regress import Regress
 from archtrain.tasks.seq2seq import Seq2Seq
+from archtrain.tasks.tagging import Tagging
 
 TASKS: dict[str, type[Task]] = {
     "classify": Classify,
@@ -13,4 +14,5 @@ TASKS: dict[str, type[Task]] = {
     "language_model": LanguageModel,
     "regress": Regress,
     "seq2seq": Seq2Seq,
+    "tagging": Tagging,
 }

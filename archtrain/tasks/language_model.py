@@ -7,14 +7,11 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torchmetrics import MeanMetric
 
-from archtrain.tasks.base import Task
+from archtrain.tasks.tagging import Tagging
 
 
-class LanguageModel(Task):
-    def loss(self, batch, label_smoothing: float | None = None):
-        ids, targets = batch
-        smoothing = self.regularization.label_smoothing if label_smoothing is None else label_smoothing
-        return F.cross_entropy(self.net(ids).flatten(0, 1), targets.flatten(), label_smoothing=smoothing)
+class LanguageModel(Tagging):
+    """Tagging where each position's label is the next token; it can also write text."""
 
     def make_metrics(self):
         return {"loss": MeanMetric()}

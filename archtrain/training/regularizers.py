@@ -60,7 +60,7 @@ def check_combinations(cfg: DictConfig, objective: str, modality: str, model_arg
         problems.append("scheduler=plateau watches a validation metric, but this run never validates")
     if "early_stopping" in regularizer and validation_off:
         problems.append("regularizer=early_stopping watches a validation metric, but this run never validates")
-    if "label_smoothing" in regularizer and objective not in ("classify", "language_model", "seq2seq"):
+    if "label_smoothing" in regularizer and objective not in ("classify", "language_model", "seq2seq", "tagging"):
         problems.append(f"regularizer=label_smoothing applies to cross-entropy objectives, not {objective}")
     for key in ("mixup", "cutmix", "augment"):
         if key in regularizer and (objective != "classify" or modality != "image"):

@@ -23,7 +23,7 @@ def test_help_does_not_import_torch_or_lightning():
 @pytest.mark.parametrize("args, expected", [
     (["optim.lrr=0.1"], "Could not override 'optim.lrr'"),
     (["model=resnet9000"], "Could not find 'model/resnet9000'"),
-    (["model=gpt", "data=iris"], "data that fits: text"),
+    (["model=gpt", "data=iris"], "but data=iris is vector data; data that fits:"),
 ])
 def test_bad_input_is_one_line_before_any_training(args, expected, workdir):
     out = cli(*args, cwd=workdir)

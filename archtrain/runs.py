@@ -51,7 +51,7 @@ class RunDir:
         if fixed:
             raise ArchtrainError(f"resume cannot change {' '.join(fixed)}: the model, data, optimizer and schedule "
                                  f"continue from the checkpoint; start a new run from its weights with ckpt_path= instead")
-        cfg = OmegaConf.load(self.config)
+        cfg = OmegaConf.load(self.config) if self.config.is_file() else self.checkpoint_config()
         OmegaConf.set_struct(cfg, True)
         try:
             return OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
@@ -65,6 +65,15 @@ class RunDir:
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text()) if self.summary.exists() else {}
 
+
+    def checkpoint_config(self) -> DictConfig:
+        """The composed config stored inside the run's newest intact checkpoint."""
+        from archtrain.training.checkpoint_io import read_checkpoint
+
+        stored = read_checkpoint(self.resume_checkpoint()).get("archtrain_config")
+        if stored is None:
+            raise ArchtrainError(f"resume={self.path}: no config.yaml, and its checkpoint carries no config")
+        return OmegaConf.create(stored)
 
     def resume_checkpoint(self) -> Path:
         """The newest checkpoint that reads back whole: last.ckpt unless it is damaged."""
@@ -88,10 +97,10 @@ def find_run(path: str) -> RunDir:
     run = RunDir(path)
     if not run.path.is_dir():
         raise ArchtrainError(f"resume={path}: no such directory")
-    if not run.config.is_file():
-        raise ArchtrainError(f"resume={path}: not an archtrain run (it has no config.yaml)")
     if not any(run.checkpoints.glob("*.ckpt")):
-        raise ArchtrainError(f"resume={path}: the run has no checkpoint to resume from")
+        what = "the run has no checkpoint to resume from" if run.config.is_file() else \
+            "not an archtrain run (it has neither config.yaml nor checkpoints)"
+        raise ArchtrainError(f"resume={path}: {what}")
     return run
 
 

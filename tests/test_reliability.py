@@ -140,3 +140,17 @@ def test_out_of_range_and_mistyped_values_are_one_line(override, message, workdi
     out = cli(override, cwd=workdir)
     assert out.returncode == 2 and message in out.stderr
     assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+
+
+def test_resume_needs_only_the_checkpoints(tmp_path):
+    train(tmp_path / "run", *RUN, "trainer.max_epochs=1")
+    (tmp_path / "run" / "config.yaml").unlink()                     # the config inside the checkpoint suffices
+    summary = resume(tmp_path / "run", "trainer.max_epochs=2")
+    assert summary["status"] == "completed" and summary["epochs"] == 2
+
+
+def test_a_text_file_that_is_not_utf8_is_a_clear_error(tmp_path):
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9 ".encode("latin-1") * 100)
+    summary = train(tmp_path / "run", "model=gpt", "data=text", f"data.path={bad}", *QUICK)
+    assert summary["exit_code"] == 2 and "is not UTF-8 text" in summary["error"]

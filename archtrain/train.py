@@ -1,6 +1,7 @@
 """One training run: data, model, task and trainer meet here and nowhere else."""
 
 import os
+import signal
 import time
 import traceback
 from pathlib import Path
@@ -11,6 +12,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.checks import check_fit
@@ -117,7 +119,12 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
                            "precision": trainer.precision, "cpu_threads": torch.get_num_threads()}
 
     fit_start = time.perf_counter()
-    trainer.fit(task, datamodule=data, ckpt_path=str(run.resume_checkpoint()) if resume else None)
+    stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnSignal))
+    try:
+        trainer.fit(task, datamodule=data, ckpt_path=str(run.resume_checkpoint()) if resume else None)
+    except SIGTERMException:  # Lightning's handler, in the moments before training starts
+        raise Stopped("SIGTERM received before training started", signal.SIGTERM) from None
+    stopper.stop_if_signalled(trainer)          # a signal during the last validation
     fit_s = time.perf_counter() - fit_start
     final = _numbers(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback

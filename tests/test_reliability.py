@@ -55,7 +55,7 @@ def test_sigterm_saves_exits_143_and_resumes_exactly(workdir):
     wait_for_training(process, workdir / "run")
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 143, err
+    assert process.returncode == 143, f"exit code {process.returncode}; stderr ends:\n{err[-3000:]}"
     assert "SIGTERM received" in err and "Traceback" not in err
     summary = json.loads((workdir / "run" / "summary.json").read_text())
     assert summary["status"] == "interrupted" and "resume=" in summary["error"]

@@ -93,15 +93,19 @@ class DivergenceGuard(pl.Callback):
 
 
 class StopOnSignal(pl.Callback):
-    """SIGINT (Ctrl-C) and SIGTERM finish the current step, save `last_checkpoint` and stop the run
-    with exit code 128 + the signal's number. A second signal while saving is ignored."""
+    """SIGINT (Ctrl-C) and SIGTERM finish the current training step, save `last_checkpoint` and stop
+    the run with exit code 128 + the signal's number. A second signal while saving is ignored.
+
+    The handlers go in at `on_train_start`, after Lightning has registered its own SIGTERM handler,
+    which would otherwise stop a run in the middle of validation with exit code 0.
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self, last_checkpoint: Path):
         self.last_checkpoint, self.received, self.previous = last_checkpoint, None, {}
 
-    def on_fit_start(self, trainer, pl_module) -> None:
+    def on_train_start(self, trainer, pl_module) -> None:
         for number in self.SIGNALS:
             if signal.getsignal(number) is not signal.SIG_IGN:      # respect nohup and background jobs
                 self.previous[number] = signal.signal(number, self._record)
@@ -110,13 +114,18 @@ class StopOnSignal(pl.Callback):
         self.received = self.received or number
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if self.received:
-            for number in self.previous:
-                signal.signal(number, signal.SIG_IGN)
-            trainer.save_checkpoint(self.last_checkpoint)
-            name = signal.Signals(self.received).name
-            raise Stopped(f"{name} received: stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
-                          f"and saved {self.last_checkpoint.name}", self.received)
+        self.stop_if_signalled(trainer)
+
+    def stop_if_signalled(self, trainer) -> None:
+        """Save the last checkpoint and raise Stopped if a signal has arrived."""
+        if not self.received:
+            return
+        for number in self.previous:
+            signal.signal(number, signal.SIG_IGN)
+        trainer.save_checkpoint(self.last_checkpoint)
+        name = signal.Signals(self.received).name
+        raise Stopped(f"{name} received: stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
+                      f"and saved {self.last_checkpoint.name}", self.received)
 
     def teardown(self, trainer, pl_module, stage: str) -> None:
         for number, handler in self.previous.items():

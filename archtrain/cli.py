@@ -51,8 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
     argv = list(sys.argv[1:] if argv is None else argv)
-    flags = [a for a in argv if a.startswith("-")]
-    overrides = [a for a in argv if not a.startswith("-")]
+    flags, overrides = split_arguments(argv)
     if "--help" in flags or "-h" in flags:
         print(usage())
         return
@@ -71,6 +70,29 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(err.exit_code) from None
     sys.argv = [sys.argv[0], *flags, *overrides]
     run_hydra(resume_overrides)
+
+
+# Hydra flags that take a value (`--info` only sometimes).
+VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp",
+               "--config-dir", "-cd", "--experimental-rerun")
+INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
+
+
+def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra's flags (each with its value) and the KEY=VALUE overrides, in their given order."""
+    flags, overrides, pending = [], [], False
+    for argument in argv:
+        if pending:
+            flags.append(argument)
+            pending = False
+        elif argument.startswith("-"):
+            flags.append(argument)
+            pending = argument in VALUE_FLAGS
+        elif flags and flags[-1] in ("--info", "-i") and argument in INFO_TOPICS:
+            flags.append(argument)
+        else:
+            overrides.append(argument)
+    return flags, overrides
 
 
 def usage() -> str:

@@ -88,3 +88,11 @@ def summary_epochs(workdir) -> int:
     import torch
 
     return torch.load(workdir / "run" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"]
+
+
+@pytest.mark.parametrize("argv", [["experiment=digits_mlp", "--cfg", "job"], ["--cfg", "job", "experiment=digits_mlp"]])
+def test_flags_keep_their_values_wherever_they_stand(argv, workdir):
+    out = cli(*argv, cwd=workdir)
+    assert out.returncode == 0, out.stderr
+    assert "max_epochs: 30" in out.stdout                       # the experiment's setting
+    assert not (workdir / "outputs").exists()                   # --cfg prints and trains nothing

@@ -45,8 +45,9 @@ class RunDir:
         write_atomic(self.config, OmegaConf.to_yaml(cfg, resolve=True))
 
     def load_config(self, overrides: list[str]) -> DictConfig:
-        """The run's own config with `overrides` (KEY=VALUE) applied; unknown keys are refused, and
-        so are the optimizer's and the schedule's, whose state the checkpoint restores."""
+        """The run's own config (config.yaml, else the one inside its checkpoint) with `overrides`
+        (KEY=VALUE) applied. Unknown keys are refused, and so are the model, data, optimizer and
+        schedule, which the checkpoint restores."""
         fixed = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] in ("optim", "scheduler", "model", "data")]
         if fixed:
             raise ArchtrainError(f"resume cannot change {' '.join(fixed)}: the model, data, optimizer and schedule "

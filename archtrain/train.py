@@ -26,7 +26,7 @@ from archtrain.training.callbacks import DivergenceGuard, RichBar, RunState, Sto
 from archtrain.training.checkpoint_io import SafeCheckpointIO, read_checkpoint
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
-from archtrain.training.regularizers import check_combinations, model_arguments, regularization
+from archtrain.training.regularizers import check_combinations, model_arguments, regularization, regularizers
 
 
 def check_hardware(hardware: DictConfig) -> None:
@@ -38,11 +38,11 @@ def check_hardware(hardware: DictConfig) -> None:
 def build_task(net: torch.nn.Module, spec, cfg: DictConfig) -> Task:
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     return TASKS[spec.objective](net, spec, optim=instantiate(cfg.optim), scheduler=scheduler,
-                                 regularization=regularization(cfg.get("regularizer") or {}))
+                                 regularization=regularization(regularizers(cfg)))
 
 
 def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
-    regularizer = cfg.get("regularizer") or {}
+    regularizer = regularizers(cfg)
     callbacks = [
         ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor=task.monitor, mode=task.mode,
                         save_last=True, enable_version_counter=False),
@@ -104,7 +104,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     data = build_datamodule(cfg.data, seed=cfg.seed)
     spec = data.spec
-    regularizer = cfg.get("regularizer") or {}
+    regularizer = regularizers(cfg)
     check_combinations(cfg, spec.objective, cfg.data.modality, accepted_arguments(cfg.model))
     net = build_net(cfg.model, spec, overrides=model_arguments(regularizer))
     if cfg.ckpt_path and not resume:

@@ -23,6 +23,11 @@ class Regularization:
     mix: Mix | None = None
 
 
+def regularizers(cfg: DictConfig) -> DictConfig:
+    """The run's `regularizer` node: one key per chosen regularizer (empty when none is chosen)."""
+    return cfg.get("regularizer") or DictConfig({})
+
+
 def regularization(regularizer: DictConfig) -> Regularization:
     decay = regularizer.get("weight_decay") or {}
     mixing = {"mixup_alpha": (regularizer.get("mixup") or {}).get("alpha"),
@@ -42,7 +47,7 @@ def model_arguments(regularizer: DictConfig) -> dict:
 
 def check_combinations(cfg: DictConfig, objective: str, modality: str, model_arguments_accepted: set[str]) -> None:
     """Stop before training on a combination that cannot work, saying why."""
-    regularizer = cfg.get("regularizer") or {}
+    regularizer = regularizers(cfg)
     optimizer = cfg.optim._target_.rsplit(".", 1)[-1]
     scheduler = (cfg.get("scheduler") or {}).get("_target_", "").rsplit(".", 1)[-1]
     problems = []
@@ -65,9 +70,8 @@ def check_combinations(cfg: DictConfig, objective: str, modality: str, model_arg
     for key in ("mixup", "cutmix", "augment"):
         if key in regularizer and (objective != "classify" or modality != "image"):
             problems.append(f"regularizer={key} applies to image classification, not to {objective} on {modality} data")
-    for key, argument in MODEL_ARGUMENTS.items():
-        if key == "stochastic_depth" and key in regularizer and argument not in model_arguments_accepted:
-            problems.append(f"regularizer=stochastic_depth needs residual blocks, and model={cfg.model.name} has none")
+    if "stochastic_depth" in regularizer and MODEL_ARGUMENTS["stochastic_depth"] not in model_arguments_accepted:
+        problems.append(f"regularizer=stochastic_depth needs residual blocks, and model={cfg.model.name} has none")
     if cfg.model.get("bidirectional") and objective == "language_model":
         problems.append(f"model={cfg.model.name} with bidirectional=true would read the tokens it must predict; "
                         "a language model reads one way")

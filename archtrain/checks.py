@@ -30,3 +30,16 @@ def check_values(cfg: DictConfig) -> None:
     for key, value, ok, rule in rules:
         if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and not ok(value):
             raise ArchtrainError(f"{key}={value}: {rule}")
+    precision(cfg.hardware.precision)
+
+
+PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+SHORT_PRECISIONS = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}
+
+
+def precision(value) -> str:
+    """Lightning's name for a precision given as 64, 32, 16-mixed, bf16-mixed, ..."""
+    name = SHORT_PRECISIONS.get(str(value), str(value))
+    if name not in PRECISIONS:
+        raise ArchtrainError(f"hardware.precision={value}: choose from 64, 32, {', '.join(PRECISIONS[2:])}")
+    return name

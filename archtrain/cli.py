@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from archtrain.catalog import options
 from archtrain.checks import check_fit, check_values
+from archtrain.distributed import distributed_job, joined_job, launcher_overrides
 from archtrain.errors import ArchtrainError
 from archtrain.schema import register as register_schema
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     if hasattr(signal, "SIGPIPE"):  # `archtrain --help | head` ends quietly, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
     flags, overrides = split_arguments(argv)
     if "--help" in flags or "-h" in flags:
         print(usage())
@@ -58,11 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     multirun = "-m" in flags or "--multirun" in flags
     resume_overrides: list[str] = []
     try:
-        resume = next((o.split("=", 1)[1] for o in overrides if o.startswith("resume=")), None)
+        resume = next((o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith("resume=")), None)
         if resume:
             overrides, resume_overrides = resume_arguments(resume, overrides, multirun)
         elif not any(f.split("=")[0] in INFO_FLAGS for f in flags):
             check_overrides(overrides, multirun)
+        overrides += launcher_overrides(overrides, multirun)
     except ArchtrainError as err:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -111,8 +113,10 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
         raise ArchtrainError("resume= continues one run; it cannot be part of a sweep (-m)")
     run = find_run(path)
     extra = [o for o in overrides if not o.startswith("resume=")]
+    hydra_own = [o for o in extra if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    extra = [o for o in extra if o not in hydra_own]
     run.load_config(extra)                      # refuse a bad override before anything is written
-    hydra_args = [f"resume='{run.path}'", f"hydra.run.dir='{run.path}'", "hydra.output_subdir=null"]
+    hydra_args = [f"resume='{run.path}'", f"hydra.run.dir='{run.path}'", "hydra.output_subdir=null", *hydra_own]
     return hydra_args, extra
 
 
@@ -165,7 +169,8 @@ def run_hydra(resume_overrides: list[str]) -> None:
         from archtrain.train import run_job
 
         hydra_cfg = HydraConfig.get()
-        return run_job(cfg, Path(hydra_cfg.runtime.output_dir), resume_overrides,
-                       multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        with distributed_job(run_dir, list(hydra_cfg.overrides.task)):
+            return run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
 
     job()

@@ -18,7 +18,6 @@ class TrainerConfig:
     limit_test_batches: Any = None
     check_val_every_n_epoch: int = 1
     accumulate_grad_batches: int = 1
-    deterministic: bool = False
 
 
 @dataclass
@@ -27,7 +26,9 @@ class HardwareConfig:
     devices: Any = 1                      # a count, a list of ids, or "auto"
     strategy: str = "auto"
     num_nodes: int = 1
-    precision: str = "32-true"
+    precision: str = "32-true"           # 64, 32, 16-mixed, bf16-mixed (or Lightning's other names)
+    compile: bool = False                 # torch.compile the model
+    deterministic: bool = False           # deterministic algorithms only (slower; same numbers every run)
     threads: Optional[int] = None         # CPU threads for torch; None: torch's default (one per core)
 
 

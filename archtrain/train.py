@@ -17,7 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from archtrain.checks import check_fit
 from archtrain.data import build_datamodule
+from archtrain.distributed import check_relaunchable
 from archtrain.errors import ArchtrainError, Diverged, Stopped
+from archtrain.hardware import check_hardware, describe, prepare, trainer_arguments
 from archtrain.models import accepted_arguments, build_net, count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
@@ -27,12 +29,6 @@ from archtrain.training.checkpoint_io import SafeCheckpointIO, read_checkpoint
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
 from archtrain.training.regularizers import check_combinations, model_arguments, regularization, regularizers
-
-
-def check_hardware(hardware: DictConfig) -> None:
-    if hardware.accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        raise ArchtrainError(f"hardware asks for accelerator={hardware.accelerator}, but this machine has "
-                             "no usable GPU (torch.cuda.is_available() is False); use hardware=cpu")
 
 
 def build_task(net: torch.nn.Module, spec, cfg: DictConfig) -> Task:
@@ -63,12 +59,12 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
     clip = regularizer.get("grad_clip") or {}
-    hardware = {k: v for k, v in cfg.hardware.items() if k != "threads"}
     return pl.Trainer(
-        **hardware, **cfg.trainer, callbacks=callbacks, logger=loggers,
+        **trainer_arguments(cfg.hardware), **cfg.trainer, callbacks=callbacks, logger=loggers,
         gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
         plugins=[SafeCheckpointIO()],
+        use_distributed_sampler=False,      # the data modules shard by rank themselves (data/base.py)
     )
 
 
@@ -98,8 +94,6 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     avoid_deprecated_leafspec()
     quiet_lightning()
     check_hardware(cfg.hardware)
-    if cfg.hardware.threads:
-        torch.set_num_threads(cfg.hardware.threads)
     check_fit(cfg.model, cfg.data)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     data = build_datamodule(cfg.data, seed=cfg.seed)
@@ -109,14 +103,15 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     net = build_net(cfg.model, spec, overrides=model_arguments(regularizer))
     if cfg.ckpt_path and not resume:
         load_weights(net, cfg.ckpt_path)
+    prepare(net, cfg.hardware)
     task = build_task(net, spec, cfg)
     summary.update(objective=spec.objective, parameters=count_parameters(net),
                    files={"run": str(run.path), "config": str(run.config), "metrics": str(run.metrics),
                           "summary": str(run.summary), "log": str(run.log)})
     trainer = build_trainer(cfg, run, task)
-    summary["hardware"] = {"accelerator": type(trainer.accelerator).__name__, "devices": trainer.num_devices,
-                           "nodes": trainer.num_nodes, "strategy": type(trainer.strategy).__name__,
-                           "precision": trainer.precision, "cpu_threads": torch.get_num_threads()}
+    summary["hardware"] = describe(trainer, cfg.hardware)
+    if trainer.world_size > 1 and "LOCAL_RANK" not in os.environ:    # Lightning will launch the other ranks
+        check_relaunchable()
 
     fit_start = time.perf_counter()
     stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnSignal))

@@ -35,22 +35,30 @@ def _already_batched(batch: Split) -> Split:
 
 class EpochShuffle(Sampler[int]):
     """A permutation drawn from (seed, epoch), so that a resumed run sees the same order.
-    With `samples` set, each epoch takes only that many examples of its permutation; `skip()`
-    says how many leading examples a resumed epoch has already trained on."""
 
-    def __init__(self, size: int, seed: int, samples: int | None = None, skip: Callable[[], int] = lambda: 0):
+    With `samples` set, each epoch takes only that many examples of its permutation; `skip()`
+    says how many leading examples a resumed epoch has already trained on. Under data parallelism
+    process `rank` of `world` takes every world-th example, so that one step of all processes
+    together sees what one process with the whole global batch would.
+    """
+
+    def __init__(self, size: int, seed: int, samples: int | None = None, skip: Callable[[], int] = lambda: 0,
+                 rank: int = 0, world: int = 1):
         self.size, self.seed, self.epoch, self.skip = size, seed, 0, skip
         self.samples = min(samples or size, size)
+        self.rank, self.world = rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.samples
+        return -(-self.samples // self.world)
 
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator)[self.skip(): self.samples].tolist())
+        order = torch.randperm(self.size, generator=generator)[: self.samples]
+        order = torch.cat([order, order[: -len(order) % self.world]])   # equal shares, as DistributedSampler
+        return iter(order[self.skip() + self.rank:: self.world].tolist())
 
 
 class ArrayDataModule(pl.LightningDataModule):
@@ -75,21 +83,28 @@ class ArrayDataModule(pl.LightningDataModule):
         return self._spec
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        """Training batches in a resumable random order; evaluation batches in order, each
+        example seen once across all processes (no padding, unlike DistributedSampler)."""
         self.setup()
         data = TensorBatches(*self.splits[split])
-        sampler = EpochShuffle(len(data), self.seed, self.samples_per_epoch, self._examples_done) if shuffle else None
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        if shuffle:
+            sampler = EpochShuffle(len(data), self.seed, self.samples_per_epoch, self._examples_done, rank, world)
+        else:
+            sampler = range(rank, len(data), world)
         # A private generator keeps the loader from drawing on the global RNG that dropout uses.
         return DataLoader(data, batch_size=self.batch_size, sampler=sampler,
                           collate_fn=_already_batched, generator=torch.Generator())
 
     def _examples_done(self) -> int:
-        """Examples of the current epoch that training has already seen: 0 at an epoch's start,
-        more when a run resumes from a checkpoint taken mid-epoch. Read when the epoch's iterator
-        is created, after Lightning has restored its loop progress."""
+        """Examples of the current epoch that training has already seen, across all processes:
+        0 at an epoch's start, more when a run resumes from a checkpoint taken mid-epoch. Read
+        when the epoch's iterator is created, after Lightning has restored its loop progress."""
         trainer = self.trainer
         if trainer is None:
             return 0
-        return trainer.fit_loop.epoch_loop.batch_progress.current.completed * self.batch_size
+        steps = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        return steps * self.batch_size * trainer.world_size
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

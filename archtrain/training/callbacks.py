@@ -83,12 +83,20 @@ class RichBar(RichProgressBar):
 
 
 class DivergenceGuard(pl.Callback):
-    """Stops the run at the first step whose loss is not finite; no checkpoint is written after it."""
+    """Stops the run at the first step whose loss is not finite; no checkpoint is written after it.
+    Under data parallelism the processes decide together (one small all-reduce per step), so that
+    none is left waiting for a process that has stopped."""
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        if loss is not None and not torch.isfinite(loss):
-            raise Diverged(f"the training loss became {loss.item()} at step {trainer.global_step} "
+        if loss is None:
+            return
+        finite = bool(torch.isfinite(loss))
+        if trainer.world_size > 1:
+            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if not finite:
+            value = loss.item() if not torch.isfinite(loss) else "non-finite in another process"
+            raise Diverged(f"the training loss became {value} at step {trainer.global_step} "
                            f"(epoch {trainer.current_epoch}, batch {batch_idx}); the checkpoints before it are kept")
 
 

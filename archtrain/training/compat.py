@@ -26,8 +26,10 @@ def quiet_lightning() -> None:
     Lightning attaches its own console handler at import, which would print every line twice
     beside the run's log handlers, and it warns about a per-step logging interval that archtrain
     does not use (it logs once per epoch), about a non-empty checkpoint folder, which every
-    resumed run has, that weight averaging is not restored when the best checkpoint is tested, and
-    that a mid-epoch resume needs a stateful loader (archtrain's sampler finds its place itself).
+    resumed run has, that weight averaging is not restored when the best checkpoint is tested,
+    that a mid-epoch resume needs a stateful loader (archtrain's sampler finds its place itself),
+    and, under DDP, that epoch-level values should be synced: they are torchmetrics results,
+    already reduced across processes.
     """
     for name in ("lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
@@ -39,4 +41,6 @@ def quiet_lightning() -> None:
                             category=UserWarning)
     # archtrain's sampler resumes mid-epoch from Lightning's own loop progress (data/base.py)
     warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended",
+                            category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)`",
                             category=UserWarning)

@@ -21,13 +21,13 @@ def accepted_arguments(cfg: DictConfig) -> set[str]:
 def build_net(cfg: DictConfig, spec: DataSpec, overrides: dict | None = None) -> nn.Module:
     """Instantiate the model config, filling its data dimensions from `spec`.
 
+    Special token ids (pad, eos, ...) go to arguments named `<name>_id`.
     `overrides` (set by regularizers, e.g. {'dropout': 0.2}) replace the config's values for the
     arguments this model has; the others are ignored. `model.init` picks the initialization.
     """
     accepted = accepted_arguments(cfg)
     kwargs = {k: v for k, v in spec.dimensions().items() if k in accepted}
-    if "pad_id" in accepted and "pad" in spec.special:
-        kwargs["pad_id"] = spec.special["pad"]
+    kwargs.update({f"{name}_id": i for name, i in spec.special.items() if f"{name}_id" in accepted})
     kwargs.update({k: v for k, v in (overrides or {}).items() if k in accepted})
     net = instantiate_without(cfg, METADATA, **kwargs)
     initialize(net, cfg.get("init", "default"))

@@ -32,13 +32,20 @@ class RunningMean:
         self.total, self.count = None, 0
         return mean
 
+    def state(self) -> dict:
+        return {"total": self.total, "count": self.count}
+
+    def restore(self, state: dict) -> None:
+        self.total, self.count = state.get("total"), state.get("count", 0)
+
 
 class Task(pl.LightningModule):
     """A LightningModule that trains `net` for one objective.
 
     Subclasses define `loss` (training), `make_metrics` and `evaluate` (validation and test).
     Metrics are logged once per epoch: Lightning's per-step `self.log` costs more than a small
-    model's whole training step.
+    model's whole training step. Modules of `net` with an `auxiliary_loss()` method (a mixture of
+    experts' load balancing) add its value to the training loss; it is logged as train/aux_loss.
     """
 
     monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
@@ -49,7 +56,8 @@ class Task(pl.LightningModule):
         self.net, self.spec = net, spec
         self.make_optimizer, self.make_scheduler = optim, scheduler
         self.regularization = regularization or Regularization()
-        self.train_loss = RunningMean()
+        self.train_loss, self.train_aux_loss = RunningMean(), RunningMean()
+        self.auxiliary = [module for module in net.modules() if hasattr(module, "auxiliary_loss")]
         self.metrics = nn.ModuleDict({stage: nn.ModuleDict(self.make_metrics()) for stage in STAGES})
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -74,21 +82,28 @@ class Task(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         loss = self.loss(batch)
         self.train_loss.add(loss)
+        if self.auxiliary:
+            auxiliary = sum(module.auxiliary_loss() for module in self.auxiliary)
+            self.train_aux_loss.add(auxiliary)
+            loss = loss + auxiliary
         if self.regularization.l1:
             loss = loss + self.regularization.l1 * sum(p.abs().sum() for p in self.net.parameters() if p.ndim >= 2)
         return loss
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["train_loss_so_far"] = {"total": self.train_loss.total, "count": self.train_loss.count}
+        checkpoint["train_loss_so_far"] = self.train_loss.state()
+        checkpoint["aux_loss_so_far"] = self.train_aux_loss.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint.get("train_loss_so_far") or {}
-        self.train_loss.total, self.train_loss.count = state.get("total"), state.get("count", 0)
+        self.train_loss.restore(checkpoint.get("train_loss_so_far") or {})
+        self.train_aux_loss.restore(checkpoint.get("aux_loss_so_far") or {})
 
     def on_train_epoch_end(self) -> None:
-        mean = self.train_loss.pop()
+        mean, auxiliary = self.train_loss.pop(), self.train_aux_loss.pop()
         if mean is not None:
             self.log("train/loss", mean, prog_bar=True, sync_dist=True)
+        if auxiliary is not None:
+            self.log("train/aux_loss", auxiliary, sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         self.evaluate(batch, self.metrics["val"])

@@ -3,11 +3,21 @@
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from omegaconf import DictConfig
+from torch import nn
 from torchmetrics import MeanMetric
 
+from archtrain.models.blocks import sample_next
 from archtrain.tasks.tagging import Tagging
+
+
+@torch.no_grad()
+def sample_by_recomputing(net: nn.Module, ids: torch.Tensor, length: int, context: int, temperature: float = 1.0,
+                          top_k: int | None = None) -> torch.Tensor:
+    """Extend `ids` (batch, time) by `length` tokens, running `net` on the last `context` tokens at every step."""
+    for _ in range(length):
+        ids = torch.cat([ids, sample_next(net(ids[:, -context:])[:, -1], temperature, top_k)], dim=1)
+    return ids
 
 
 class LanguageModel(Tagging):
@@ -22,16 +32,13 @@ class LanguageModel(Tagging):
     @torch.no_grad()
     def sample(self, prompt: torch.Tensor, length: int, temperature: float = 1.0,
                top_k: int | None = None) -> torch.Tensor:
-        """Extend `prompt` (1-D token ids) by `length` tokens drawn from the model."""
+        """Extend `prompt` (1-D token ids) by `length` tokens drawn from the model, through its own
+        `generate` where it has one."""
         self.eval()
         ids = prompt.to(self.device).unsqueeze(0)
-        for _ in range(length):
-            logits = self.net(ids[:, -self.spec.seq_len:])[:, -1] / max(temperature, 1e-6)
-            if top_k:
-                kth = torch.topk(logits, min(top_k, logits.shape[-1])).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            ids = torch.cat([ids, torch.multinomial(F.softmax(logits, -1), 1)], dim=1)
-        return ids[0]
+        if hasattr(self.net, "generate"):
+            return self.net.generate(ids, length, temperature, top_k)[0]
+        return sample_by_recomputing(self.net, ids, length, self.spec.seq_len, temperature, top_k)[0]
 
     def write_extras(self, run_dir: Path, cfg: DictConfig) -> list[Path]:
         settings = cfg.sample

@@ -1,4 +1,5 @@
-"""Sequence to sequence: teacher-forced cross-entropy; greedy decoding scored by exact match."""
+"""Sequence to sequence: teacher-forced cross-entropy; the model's own decoding (greedy, or beam search
+where the model has it) scored by exact match up to and including </s>."""
 
 import torch.nn.functional as F
 from torchmetrics import MeanMetric

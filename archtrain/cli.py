@@ -37,6 +37,7 @@ Examples:
   archtrain -m optim=sgd,adam optim.lr=1e-3,1e-2   a sweep over every combination
   archtrain resume=outputs/runs/<date>/<time>_<model>-<data> [trainer.max_epochs=40]
   archtrain ckpt_path=<run>/checkpoints/best.ckpt  a new run that starts from those weights
+  archtrain list models | list data                the models (paper, default data, parameters), the datasets
 
 Runs are written under outputs/runs/, sweeps under outputs/multirun/.
 See the composed config without training: archtrain --cfg job [overrides]. Hydra's own flags: --hydra-help.
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     multirun = "-m" in flags or "--multirun" in flags
     resume_overrides: list[str] = []
     try:
+        if overrides[:1] == ["list"]:
+            from archtrain.report.listing import show_listing
+            return show_listing(overrides[1:])
         resume = next((o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith("resume=")), None)
         if resume:
             overrides, resume_overrides = resume_arguments(resume, overrides, multirun)

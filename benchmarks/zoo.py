@@ -2,7 +2,8 @@
 
     python benchmarks/zoo.py [model ...]
 
-Prints a markdown table: parameters, the key test metric, epochs and wall time of the run.
+Prints a markdown table: parameters, the key test metric, epochs, seconds per training epoch and
+the wall time of the whole run.
 """
 
 import json
@@ -28,14 +29,15 @@ def run(model: str, root: Path) -> dict:
 
 def main() -> None:
     models = sys.argv[1:] or options("model")
-    rows = ["| model | data | parameters | test metric | epochs | wall time |", "|---|---|---:|---|---:|---:|"]
+    rows = ["| model | data | parameters | test metric | epochs | s/epoch | wall time |", "|---|---|---:|---|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as tmp:
         for model in models:
             s = run(model, Path(tmp))
             metric = s["best"]["metric"].replace("val/", "test/")
             extra = f" (persistence {s['test']['test/persistence_mae']:.1f})" if metric == "test/mae" else ""
             rows.append(f"| {model} | {s['data']} | {s['parameters']:,} | {metric} {s['test'][metric]:.3f}{extra} "
-                        f"| {s['epochs']} | {s['durations']['total_s']:.0f} s |")
+                        f"| {s['epochs']} | {s['durations']['fit_s'] / max(1, s['epochs']):.1f} "
+                        f"| {s['durations']['total_s']:.0f} s |")
     print("\n".join(rows))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cli, resume, train
+from conftest import cli, train
 
 SMALL = ["progress_bar=false", "model.width=32", "trainer.max_epochs=2"]
 

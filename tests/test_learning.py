@@ -1,11 +1,19 @@
 """Models learn: they beat chance by a wide margin, and the classic limits show."""
 
+import pytest
+
 from conftest import train
 
 
 def test_mlp_reaches_95_percent_on_digits(tmp_path):
     summary = train(tmp_path / "mlp", "model=mlp", "data=digits", "trainer.max_epochs=20")
     assert summary["test"]["test/acc"] >= 0.95
+
+
+@pytest.mark.slow
+def test_resnet_reaches_97_percent_on_digits(tmp_path):
+    summary = train(tmp_path / "resnet", "model=resnet", "hardware.threads=1")      # its defaults: 20 epochs
+    assert summary["test"]["test/acc"] >= 0.97
 
 
 def test_mlp_solves_xor_where_the_perceptron_cannot(tmp_path):

@@ -21,6 +21,7 @@ from archtrain.distributed import check_relaunchable
 from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.hardware import check_hardware, describe, prepare, trainer_arguments
 from archtrain.models import accepted_arguments, build_net, count_parameters
+from archtrain.models.pretrained import load_pretrained
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import TASKS, Task
@@ -103,6 +104,8 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     net = build_net(cfg.model, spec, overrides=model_arguments(regularizer))
     if cfg.ckpt_path and not resume:
         load_weights(net, cfg.ckpt_path)
+    if cfg.model.get("pretrained") and not resume:
+        summary["pretrained"] = load_pretrained(net, cfg.model.pretrained, spec.vocab)
     prepare(net, cfg.hardware)
     task = build_task(net, spec, cfg)
     summary.update(objective=spec.objective, parameters=count_parameters(net),
@@ -126,7 +129,8 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
 
     test_start = time.perf_counter()
     best_path = checkpoint.best_model_path or None
-    test = trainer.test(task, datamodule=data, ckpt_path=best_path, verbose=False)[0] if best_path else {}
+    testable = best_path and "test" in data.splits          # text may be split into train and val only
+    test = trainer.test(task, datamodule=data, ckpt_path=best_path, verbose=False)[0] if testable else {}
     test_s = time.perf_counter() - test_start
 
     files = summary["files"]

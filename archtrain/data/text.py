@@ -9,11 +9,17 @@ from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
 
-def read_text(path: str | None) -> str:
-    """The file at `path`, or by default the pydoc topics that every Python install carries."""
-    if path is None:
-        from pydoc_data.topics import topics
+def pydoc_topics() -> dict[str, str]:
+    """The reference-manual sections that `help()` shows, by topic name; every Python install carries them."""
+    from pydoc_data.topics import topics
 
+    return dict(topics)
+
+
+def read_text(path: str | None) -> str:
+    """The file at `path`, or by default the pydoc topics, joined in the order of their names."""
+    if path is None:
+        topics = pydoc_topics()
         return "\n\n".join(topics[key] for key in sorted(topics))
     file = Path(path).expanduser()
     if not file.is_file():
@@ -25,17 +31,24 @@ def read_text(path: str | None) -> str:
 
 
 class CharText(ArrayDataModule):
-    """Next-character prediction on consecutive `seq_len` windows; the splits are contiguous spans.
-    An epoch draws `samples_per_epoch` training windows (all of them when null)."""
+    """Next-character prediction on `seq_len` windows; the splits are contiguous spans of the text.
+
+    Training windows start every `stride` characters (by default `seq_len`: consecutive windows;
+    1: any character, like nanoGPT's random batches); validation and test windows are consecutive.
+    An epoch draws `samples_per_epoch` training windows (all of them when null). With
+    `test_fraction` 0 there is no test split, and the run ends after validation.
+    """
 
     objective = "language_model"
 
-    def __init__(self, path: str | None, seq_len: int, batch_size: int,
-                 val_fraction: float, test_fraction: float, samples_per_epoch: int | None = None,
+    def __init__(self, path: str | None, seq_len: int, batch_size: int, val_fraction: float,
+                 test_fraction: float, samples_per_epoch: int | None = None, stride: int | None = None,
                  seed: int = 0):
         super().__init__(batch_size, seed, samples_per_epoch)
-        self.path, self.seq_len = path, seq_len
+        self.path, self.seq_len, self.stride = path, seq_len, stride or seq_len
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        if self.stride < 1:
+            raise ArchtrainError(f"data.stride={stride}: must be at least 1")
 
     def load(self):
         text = read_text(self.path)
@@ -45,17 +58,18 @@ class CharText(ArrayDataModule):
         n_test, n_val = int(len(ids) * self.test_fraction), int(len(ids) * self.val_fraction)
         bounds = {"train": (0, len(ids) - n_val - n_test), "val": (len(ids) - n_val - n_test, len(ids) - n_test),
                   "test": (len(ids) - n_test, len(ids))}
-        splits = {name: self._windows(ids[a:b], name) for name, (a, b) in bounds.items()}
+        if not self.test_fraction:
+            del bounds["test"]
+        splits = {name: self._windows(ids[a:b], name, self.stride if name == "train" else self.seq_len)
+                  for name, (a, b) in bounds.items()}
         spec = DataSpec(self.objective, vocab_size=len(vocab), seq_len=self.seq_len,
                         vocab=tuple(vocab))
         return splits, spec
 
-    def _windows(self, ids: torch.Tensor, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        count = (len(ids) - 1) // self.seq_len
-        if count < 1:
+    def _windows(self, ids: torch.Tensor, split: str, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and next-character targets, as views of `ids` (no copy even when windows overlap)."""
+        if len(ids) < self.seq_len + 1:
             raise ArchtrainError(f"the text is too short: its {split} split of {len(ids)} characters "
                                  f"holds no window of seq_len={self.seq_len} + 1")
-        usable = ids[: count * self.seq_len + 1]
-        inputs = usable[:-1].view(count, self.seq_len)
-        targets = usable[1:].view(count, self.seq_len)
-        return inputs, targets
+        windows = ids.unfold(0, self.seq_len + 1, stride)
+        return windows[:, :-1], windows[:, 1:]

@@ -10,7 +10,7 @@ from archtrain.config import instantiate_without
 from archtrain.data.spec import DataSpec
 from archtrain.models.init import initialize
 
-METADATA = ("name", "inputs", "init")
+METADATA = ("name", "inputs", "init", "pretrained")
 
 
 def accepted_arguments(cfg: DictConfig) -> set[str]:

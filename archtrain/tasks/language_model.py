@@ -42,7 +42,8 @@ class LanguageModel(Tagging):
 
     def write_extras(self, run_dir: Path, cfg: DictConfig) -> list[Path]:
         settings = cfg.sample
-        prompt = self.trainer.datamodule.splits["test"][0][0][:8]
+        splits = self.trainer.datamodule.splits
+        prompt = splits.get("test", splits["val"])[0][0][:8]
         ids = self.sample(prompt, settings.length, settings.temperature, settings.top_k)
         path = run_dir / "samples.txt"
         path.write_text("".join(self.spec.vocab[i] for i in ids.tolist()), encoding="utf-8")

@@ -46,6 +46,7 @@ def test_ddp_writes_one_run_that_matches_one_process_with_the_same_global_batch(
     assert_same_numbers(single, ddp)
 
 
+@pytest.mark.slow
 def test_a_sweep_of_ddp_jobs_writes_one_directory_per_job(workdir):
     result = cli("-m", "hardware=ddp", "optim.lr=0.001,0.003", *SMALL[:2], "trainer.max_epochs=1", cwd=workdir)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -58,6 +59,7 @@ def test_a_sweep_of_ddp_jobs_writes_one_directory_per_job(workdir):
     assert (sweeps[0] / "sweep.csv").read_text().count("completed") == 2
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_through_the_submitit_launcher(workdir):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     result = cli("-m", "hydra/launcher=submitit_local", "optim.lr=0.001,0.003", *SMALL[:2], "trainer.max_epochs=1",
@@ -67,6 +69,7 @@ def test_a_sweep_runs_through_the_submitit_launcher(workdir):
     assert len(jobs) == 2 and all(summary_of(job)["status"] == "completed" for job in jobs)
 
 
+@pytest.mark.slow
 def test_a_ddp_run_resumes_under_ddp(workdir):
     first = cli("hardware=ddp", "data.batch_size=32", *SMALL[:2], "trainer.max_epochs=1", "hydra.run.dir=run",
                 cwd=workdir)

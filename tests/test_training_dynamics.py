@@ -48,6 +48,7 @@ def test_momentum_beats_plain_sgd_at_equal_steps(tmp_path):
     assert heavy["test"]["test/loss"] < 0.5 * plain["test"]["test/loss"]
 
 
+@pytest.mark.slow
 def test_dropout_and_weight_decay_narrow_the_train_test_gap(tmp_path):
     small = ["model=mlp", "data=moons", "model.width=512", "model.depth=3", "optim.lr=0.003",
              "trainer.max_epochs=300"]              # 100 noisy training points, a 530k-parameter network

@@ -109,16 +109,13 @@ class Attention(nn.Module):
         if d_model % num_heads:
             raise ArchtrainError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.num_heads, self.dropout, self.rotary = num_heads, dropout, rotary
-        self.query = nn.Linear(d_model, d_model)
-        self.key_value = nn.Linear(d_model, 2 * d_model)
+        self.in_proj = nn.Linear(d_model, 3 * d_model)     # queries, keys and values, as in nn.MultiheadAttention
         self.out = nn.Linear(d_model, d_model)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 causal: bool = False, cache: KVCache | None = None) -> torch.Tensor:
         """`mask` is True where a query may attend, broadcastable to (batch, heads, query, key)."""
-        context = x if context is None else context
-        q = self._heads(self.query(x))
-        k, v = (self._heads(t) for t in self.key_value(context).chunk(2, dim=-1))
+        q, k, v = (self._heads(t) for t in self._project(x, context))
         past = 0 if cache is None else cache.length
         if self.rotary is not None:
             q, k = self.rotary(q, past), self.rotary(k, past)
@@ -129,6 +126,15 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                            dropout_p=self.dropout if self.training else 0.0)
         return self.out(y.transpose(1, 2).flatten(2))
+
+    def _project(self, x: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """Queries from `x`, keys and values from `context`: one matrix product for self-attention."""
+        if context is None:
+            return self.in_proj(x).chunk(3, dim=-1)
+        d_model = x.shape[-1]
+        weight, bias = self.in_proj.weight, self.in_proj.bias
+        q = F.linear(x, weight[:d_model], bias[:d_model])
+        return q, *F.linear(context, weight[d_model:], bias[d_model:]).chunk(2, dim=-1)
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         return t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)

@@ -123,7 +123,6 @@ def test_torchrun_without_a_job_id_is_refused_plainly(workdir):
 
 @pytest.mark.parametrize("preset", ["gpu", "multi_gpu", "fsdp"])
 def test_gpu_presets_stop_plainly_without_a_gpu(preset, tmp_path):
-    pytest.importorskip("torch")
     import torch
 
     if torch.cuda.is_available():

@@ -131,6 +131,6 @@ def test_orthogonal_init_gives_orthogonal_weights():
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         cfg = compose("config", overrides=["model=mlp", "model.init=orthogonal", "model.width=64"])
     from archtrain.data.spec import DataSpec
-    net = build_net(cfg.model, DataSpec("classify", in_features=64, num_classes=10))
+    net = build_net(cfg.model, DataSpec(in_features=64, num_classes=10))
     square = net.layers[3].weight
     assert torch.allclose(square @ square.T, torch.eye(64), atol=1e-5)

@@ -43,7 +43,7 @@ def model_config(name: str, **knobs):
 
 
 def build(name: str, channels: int = 1, size: int = 8, **knobs) -> nn.Module:
-    spec = DataSpec("classify", in_channels=channels, image_size=size, num_classes=CLASSES)
+    spec = DataSpec(in_channels=channels, image_size=size, num_classes=CLASSES)
     return build_net(model_config(name, **{**SMALL[name], "dropout": 0.0, **knobs}), spec)
 
 

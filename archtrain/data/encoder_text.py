@@ -77,14 +77,12 @@ class EncoderText(ArrayDataModule):
         return ids
 
     def _data_spec(self, vocab: tuple[str, ...], **dimensions) -> DataSpec:
-        return DataSpec(self.objective, vocab_size=len(vocab), seq_len=self.seq_len, vocab=vocab,
+        return DataSpec(vocab_size=len(vocab), seq_len=self.seq_len, vocab=vocab,
                         special={"pad": PAD, "cls": CLS, "mask": MASK, "unk": UNK}, **dimensions)
 
 
 class MaskedText(EncoderText):
     """Every topic's windows, for masked-language-model pretraining; the task does the masking."""
-
-    objective = "masked_lm"
 
     def load(self):
         documents, vocab = self._corpus()
@@ -97,8 +95,6 @@ class MaskedText(EncoderText):
 class TopicText(EncoderText):
     """Which of `topics` is this window from? `train_size` windows (all when null), drawn with the
     seed, are labelled for training; validation and testing use every held-out window."""
-
-    objective = "classify"
 
     def __init__(self, topics: list[str], train_size: int | None, seq_len: int, batch_size: int, seed: int = 0):
         super().__init__(seq_len, batch_size, seed)

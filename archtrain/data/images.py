@@ -46,8 +46,6 @@ def check_channels(channels: int) -> int:
 class ImageClasses(ArrayDataModule):
     """Labelled images; subclasses build their splits and hand them to `describe`."""
 
-    objective = "classify"
-
     def __init__(self, batch_size: int, normalize: bool = False, seed: int = 0):
         super().__init__(batch_size, seed)
         self.normalize = normalize
@@ -57,7 +55,7 @@ class ImageClasses(ArrayDataModule):
         if self.normalize:
             splits = standardize_channels(splits)
         channels, height, width = splits["train"][0].shape[1:]
-        spec = DataSpec(self.objective, in_channels=channels, image_size=height,
+        spec = DataSpec(in_channels=channels, image_size=height,
                         in_features=channels * height * width, num_classes=len(classes), vocab=classes)
         return splits, spec
 

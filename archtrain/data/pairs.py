@@ -44,8 +44,6 @@ def encode(pairs: list[tuple[str, str]], max_len: int) -> tuple[torch.Tensor, ..
 class DigitPairs(ArrayDataModule):
     """Generated pairs: `reverse` maps 3141 to 1413, `add` maps 12+34 to 46."""
 
-    objective = "seq2seq"
-
     def __init__(self, task: str, min_len: int, max_len: int, train_size: int, eval_size: int,
                  batch_size: int, seed: int = 0):
         super().__init__(batch_size, seed)
@@ -64,6 +62,6 @@ class DigitPairs(ArrayDataModule):
         for offset, (split, size) in enumerate(self.sizes.items()):
             rng = random.Random(self.seed * 1000 + offset)
             splits[split] = encode([make(rng, self.min_len, self.max_len) for _ in range(size)], self.max_len)
-        spec = DataSpec(self.objective, vocab_size=len(VOCAB), max_len=self.max_len + 1,
+        spec = DataSpec(vocab_size=len(VOCAB), max_len=self.max_len + 1,
                         vocab=VOCAB, special={"pad": PAD, "bos": BOS, "eos": EOS})
         return splits, spec

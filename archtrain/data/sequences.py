@@ -22,8 +22,6 @@ class AddingProblem(ArrayDataModule):
     """The adding problem at sequence length `length`. Predicting 1 every time scores MSE 1/6;
     a model must carry two values across up to `length` steps to do better."""
 
-    objective = "regress"
-
     def __init__(self, length: int, train_size: int, eval_size: int, batch_size: int, seed: int = 0):
         super().__init__(batch_size, seed)
         self.length, self.sizes = length, {"train": train_size, "val": eval_size, "test": eval_size}
@@ -32,7 +30,7 @@ class AddingProblem(ArrayDataModule):
         splits = {}
         for offset, (split, size) in enumerate(self.sizes.items()):
             splits[split] = adding_problem(size, self.length, torch.Generator().manual_seed(self.seed * 1000 + offset))
-        return splits, DataSpec(self.objective, in_features=2, out_features=1, seq_len=self.length)
+        return splits, DataSpec(in_features=2, out_features=1, seq_len=self.length)
 
 
 WAVES = ("sine", "square", "sawtooth", "triangle")
@@ -53,8 +51,6 @@ def waveforms(count: int, length: int, noise: float, generator: torch.Generator)
 class Waveforms(ArrayDataModule):
     """Sequence classification: which of sine, square, sawtooth or triangle is this noisy signal?"""
 
-    objective = "classify"
-
     def __init__(self, length: int, noise: float, train_size: int, eval_size: int, batch_size: int, seed: int = 0):
         super().__init__(batch_size, seed)
         self.length, self.noise = length, noise
@@ -63,7 +59,7 @@ class Waveforms(ArrayDataModule):
     def load(self):
         splits = {split: waveforms(size, self.length, self.noise, torch.Generator().manual_seed(self.seed * 1000 + i))
                   for i, (split, size) in enumerate(self.sizes.items())}
-        return splits, DataSpec(self.objective, in_features=1, num_classes=len(WAVES), seq_len=self.length)
+        return splits, DataSpec(in_features=1, num_classes=len(WAVES), seq_len=self.length)
 
 
 def copy_task(count: int, symbols: int, length: int, delay: int, generator: torch.Generator):
@@ -79,8 +75,6 @@ def copy_task(count: int, symbols: int, length: int, delay: int, generator: torc
 class CopyTask(ArrayDataModule):
     """Remember `length` symbols across `delay` blank steps, then write them out."""
 
-    objective = "tagging"
-
     def __init__(self, symbols: int, length: int, delay: int, train_size: int, eval_size: int, batch_size: int,
                  seed: int = 0):
         super().__init__(batch_size, seed)
@@ -92,5 +86,5 @@ class CopyTask(ArrayDataModule):
                                    torch.Generator().manual_seed(self.seed * 1000 + i))
                   for i, (split, size) in enumerate(self.sizes.items())}
         vocab = ("_",) + tuple(chr(ord("a") + i) for i in range(self.symbols)) + ("|",)
-        return splits, DataSpec(self.objective, vocab_size=len(vocab), seq_len=2 * self.length + self.delay + 1,
+        return splits, DataSpec(vocab_size=len(vocab), seq_len=2 * self.length + self.delay + 1,
                                 vocab=vocab)

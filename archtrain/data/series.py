@@ -31,8 +31,6 @@ class SeriesDataModule(ArrayDataModule):
     """A univariate series, split in time order and standardized with what training may see.
     Subclasses provide `raw_series`."""
 
-    objective = "forecast"
-
     def __init__(self, window: int, horizon: int, batch_size: int, val_fraction: float, test_fraction: float,
                  seed: int = 0):
         super().__init__(batch_size, seed)
@@ -50,7 +48,7 @@ class SeriesDataModule(ArrayDataModule):
         mean, std = float(seen.mean()), float(seen.std())
         past, future = (past - mean) / std, (future - mean) / std
         train = parts["train"]
-        spec = DataSpec(self.objective, in_features=1, out_features=self.horizon, seq_len=self.window,
+        spec = DataSpec(in_features=1, out_features=self.horizon, seq_len=self.window,
                         scale=(mean, std), autoregression=fit_autoregression(past[train], future[train, 0]))
         return {k: (past[i], future[i]) for k, i in parts.items()}, spec
 

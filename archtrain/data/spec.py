@@ -11,7 +11,6 @@ DIMENSIONS = (
 
 @dataclass(frozen=True)
 class DataSpec:
-    objective: str                    # classify, forecast, language_model or seq2seq
     in_features: int | None = None
     in_channels: int | None = None
     image_size: int | None = None

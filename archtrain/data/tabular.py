@@ -17,7 +17,6 @@ def standardize(features: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
 class SklearnTable(ArrayDataModule):
     """One of scikit-learn's bundled classification tables (iris, wine, breast_cancer)."""
 
-    objective = "classify"
     LOADERS = {"iris": datasets.load_iris, "wine": datasets.load_wine,
                "breast_cancer": datasets.load_breast_cancer}
 
@@ -34,15 +33,13 @@ class SklearnTable(ArrayDataModule):
         y = torch.tensor(table.target, dtype=torch.long)
         parts = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed)
         x = standardize(x, parts["train"])
-        spec = DataSpec(self.objective, in_features=x.shape[1],
+        spec = DataSpec(in_features=x.shape[1],
                         num_classes=int(y.max()) + 1)
         return {k: (x[i], y[i]) for k, i in parts.items()}, spec
 
 
 class Xor(ArrayDataModule):
     """The four XOR points; every split holds all four (with optional Gaussian jitter in train)."""
-
-    objective = "classify"
 
     def __init__(self, batch_size: int = 4, noise: float = 0.0, seed: int = 0):
         super().__init__(batch_size, seed)
@@ -52,15 +49,13 @@ class Xor(ArrayDataModule):
         x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
         y = torch.tensor([0, 1, 1, 0])
         jitter = self.noise * torch.randn(x.shape, generator=torch.Generator().manual_seed(self.seed))
-        spec = DataSpec(self.objective, in_features=2, num_classes=2)
+        spec = DataSpec(in_features=2, num_classes=2)
         return {"train": (x + jitter, y), "val": (x, y), "test": (x, y)}, spec
 
 
 class Moons(ArrayDataModule):
     """Two interleaving half circles with Gaussian noise (scikit-learn's make_moons): overlapping
     classes that a large network can memorize, the classic setting for regularization."""
-
-    objective = "classify"
 
     def __init__(self, samples: int, noise: float, batch_size: int, val_fraction: float,
                  test_fraction: float, seed: int = 0):
@@ -72,5 +67,5 @@ class Moons(ArrayDataModule):
         points, labels = datasets.make_moons(self.samples, noise=self.noise, random_state=self.seed)
         x, y = torch.tensor(points, dtype=torch.float32), torch.tensor(labels, dtype=torch.long)
         parts = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed)
-        spec = DataSpec(self.objective, in_features=2, num_classes=2)
+        spec = DataSpec(in_features=2, num_classes=2)
         return {k: (x[i], y[i]) for k, i in parts.items()}, spec

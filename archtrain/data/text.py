@@ -39,8 +39,6 @@ class CharText(ArrayDataModule):
     `test_fraction` 0 there is no test split, and the run ends after validation.
     """
 
-    objective = "language_model"
-
     def __init__(self, path: str | None, seq_len: int, batch_size: int, val_fraction: float,
                  test_fraction: float, samples_per_epoch: int | None = None, stride: int | None = None,
                  seed: int = 0):
@@ -62,7 +60,7 @@ class CharText(ArrayDataModule):
             del bounds["test"]
         splits = {name: self._windows(ids[a:b], name, self.stride if name == "train" else self.seq_len)
                   for name, (a, b) in bounds.items()}
-        spec = DataSpec(self.objective, vocab_size=len(vocab), seq_len=self.seq_len,
+        spec = DataSpec(vocab_size=len(vocab), seq_len=self.seq_len,
                         vocab=tuple(vocab))
         return splits, spec
 

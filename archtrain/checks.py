@@ -6,13 +6,17 @@ from archtrain.catalog import fitting_data
 from archtrain.errors import ArchtrainError
 
 
-def check_fit(model: DictConfig, data: DictConfig) -> None:
-    """Stop before any work if the model cannot read this data, naming data that would fit."""
-    inputs = list(model.inputs)
-    if data.modality not in inputs:
-        raise ArchtrainError(
-            f"model={model.name} reads {' or '.join(inputs)} data, but data={data.name} is "
-            f"{data.modality} data; data that fits: {', '.join(fitting_data(inputs))}")
+def check_fit(cfg: DictConfig) -> None:
+    """Stop before any work if the model or the task cannot read this data, naming data that would fit."""
+    data, model, task = cfg.data, cfg.model, cfg.task
+    if data.modality not in model.inputs:
+        raise ArchtrainError(f"model={model.name} reads {' or '.join(model.inputs)} data, but data={data.name} is "
+                             f"{data.modality} data; data that fits: {', '.join(fitting_data(model.inputs))}")
+    if data.modality not in task.inputs:
+        both = [modality for modality in model.inputs if modality in task.inputs]
+        raise ArchtrainError(f"task={task.name} reads {' or '.join(task.inputs)} data, but data={data.name} is "
+                             f"{data.modality} data; data that fits model={model.name} and task={task.name}: "
+                             f"{', '.join(fitting_data(both)) or 'none'}")
 
 
 def check_values(cfg: DictConfig) -> None:
@@ -24,6 +28,8 @@ def check_values(cfg: DictConfig) -> None:
         ("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, lambda v: v >= 1, "must be at least 1"),
         ("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, lambda v: v >= 1, "must be at least 1"),
         ("hardware.threads", cfg.hardware.threads, lambda v: v >= 1, "must be at least 1"),
+        ("task.mask_rate", cfg.task.get("mask_rate"), lambda v: 0 < v < 1, "must be between 0 and 1"),
+        ("task.sample_length", cfg.task.get("sample_length"), lambda v: v >= 0, "must be at least 0"),
     ]
     rules += [(f"data.{name}", cfg.data.get(name), lambda v: 0 <= v < 1, "must be in [0, 1)")
               for name in ("val_fraction", "test_fraction")]

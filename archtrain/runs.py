@@ -26,6 +26,7 @@ class RunDir:
         summary.json       status, metrics, paths, durations, versions
         learning_curve.png
         samples.txt        language models only
+        eval.json          what `archtrain eval` measured, by data and split
         train.log          the full log
     """
 
@@ -51,7 +52,7 @@ class RunDir:
         fixed = [o for o in overrides if o.split("=", 1)[0].split(".", 1)[0] in ("optim", "scheduler", "model", "data")]
         if fixed:
             raise ArchtrainError(f"resume cannot change {' '.join(fixed)}: the model, data, optimizer and schedule "
-                                 f"continue from the checkpoint; start a new run from its weights with ckpt_path= instead")
+                                 f"continue from the checkpoint; start a new run from its weights with transform=[weights] transform.weights.path=<run> instead")
         cfg = OmegaConf.load(self.config) if self.config.is_file() else self.checkpoint_config()
         OmegaConf.set_struct(cfg, True)
         try:
@@ -65,7 +66,6 @@ class RunDir:
 
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text()) if self.summary.exists() else {}
-
 
     def checkpoint_config(self) -> DictConfig:
         """The composed config stored inside the run's newest intact checkpoint."""
@@ -91,6 +91,32 @@ class RunDir:
                 log.warning("resuming from %s", path.name)
             return path
         raise ArchtrainError(f"resume={self.path}: no intact checkpoint in {self.checkpoints}")
+
+
+def checkpoint_file(path: str, which: str = "best", where: str = "run") -> Path:
+    """The checkpoint that `path` names: a .ckpt file, or a run directory's best (or last) checkpoint."""
+    if which not in ("best", "last"):
+        raise ArchtrainError(f"{where}: checkpoint={which}: choose best or last")
+    file = Path(path).expanduser()
+    if file.is_dir():
+        run = RunDir(file)
+        file = run.best_checkpoint if which == "best" else run.last_checkpoint
+    if not file.is_file():
+        raise ArchtrainError(f"{where}: no checkpoint at '{file}' (give a run directory or a .ckpt file)")
+    return file
+
+
+def net_weights(path: Path, where: str = "run") -> tuple[dict, tuple[str, ...] | None]:
+    """The net's tensors in a checkpoint (names as in the net) and the vocabulary it records, if any."""
+    from archtrain.training.checkpoint_io import read_checkpoint
+
+    checkpoint = read_checkpoint(path)
+    state = checkpoint.get("state_dict")
+    if state is None:
+        raise ArchtrainError(f"{where}: '{path}' holds no model weights (no state_dict)")
+    weights = {name.removeprefix("net."): tensor for name, tensor in state.items() if name.startswith("net.")}
+    vocab = checkpoint.get("vocab")
+    return weights, None if vocab is None else tuple(vocab)
 
 
 def find_run(path: str) -> RunDir:

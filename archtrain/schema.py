@@ -33,13 +33,6 @@ class HardwareConfig:
 
 
 @dataclass
-class SampleConfig:
-    length: int = 400
-    temperature: float = 0.8
-    top_k: Optional[int] = 10
-
-
-@dataclass
 class CheckpointConfig:
     every_n_steps: Optional[int] = None
 
@@ -49,16 +42,16 @@ class Config:
     seed: int = 0
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
-    sample: SampleConfig = field(default_factory=SampleConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     progress_bar: bool = True
     resume: Optional[str] = None
-    ckpt_path: Optional[str] = None
+    task: Any = None
     model: Any = None
     data: Any = None
     optim: Any = None
     scheduler: Any = None
     regularizer: Any = None
+    transform: Any = None
     logger: Any = None
 
 

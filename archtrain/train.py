@@ -7,35 +7,25 @@ import traceback
 from pathlib import Path
 
 import lightning.pytorch as pl
-import torch
-from hydra.utils import instantiate
 from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.checks import check_fit
-from archtrain.data import build_datamodule
+from archtrain.assemble import assemble
 from archtrain.distributed import check_relaunchable
 from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.hardware import check_hardware, describe, prepare, trainer_arguments
-from archtrain.models import accepted_arguments, build_net, count_parameters
-from archtrain.models.pretrained import load_pretrained
+from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
-from archtrain.tasks import TASKS, Task
+from archtrain.tasks import Task
 from archtrain.training.callbacks import DivergenceGuard, RichBar, RunState, StopOnSignal
-from archtrain.training.checkpoint_io import SafeCheckpointIO, read_checkpoint
+from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
-from archtrain.training.regularizers import check_combinations, model_arguments, regularization, regularizers
-
-
-def build_task(net: torch.nn.Module, spec, cfg: DictConfig) -> Task:
-    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    return TASKS[spec.objective](net, spec, optim=instantiate(cfg.optim), scheduler=scheduler,
-                                 regularization=regularization(regularizers(cfg)))
+from archtrain.training.regularizers import regularizers
 
 
 def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
@@ -69,22 +59,6 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     )
 
 
-def load_weights(net: torch.nn.Module, ckpt_path: str) -> None:
-    """Start from the weights in another run's checkpoint (ckpt_path=)."""
-    path = Path(ckpt_path)
-    if not path.is_file():
-        raise ArchtrainError(f"ckpt_path: no such file '{path}'")
-    state = read_checkpoint(path).get("state_dict")
-    if state is None:
-        raise ArchtrainError(f"ckpt_path: '{path}' holds no model weights (no state_dict)")
-    weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
-    try:
-        net.load_state_dict(weights)
-    except RuntimeError as err:
-        raise ArchtrainError(f"ckpt_path: '{path}' holds weights of another shape than this model "
-                             f"({str(err).splitlines()[0]})") from None
-
-
 def _numbers(metrics: dict) -> dict[str, float]:
     return {k: float(v) for k, v in sorted(metrics.items())}
 
@@ -95,20 +69,14 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     avoid_deprecated_leafspec()
     quiet_lightning()
     check_hardware(cfg.hardware)
-    check_fit(cfg.model, cfg.data)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    data = build_datamodule(cfg.data, seed=cfg.seed)
-    spec = data.spec
-    regularizer = regularizers(cfg)
-    check_combinations(cfg, spec.objective, cfg.data.modality, accepted_arguments(cfg.model))
-    net = build_net(cfg.model, spec, overrides=model_arguments(regularizer))
-    if cfg.ckpt_path and not resume:
-        load_weights(net, cfg.ckpt_path)
-    if cfg.model.get("pretrained") and not resume:
-        summary["pretrained"] = load_pretrained(net, cfg.model.pretrained, spec.vocab)
-    prepare(net, cfg.hardware)
-    task = build_task(net, spec, cfg)
-    summary.update(objective=spec.objective, parameters=count_parameters(net),
+    parts = assemble(cfg, resume=resume)
+    data, task = parts.data, parts.task
+    prepare(task.net, cfg.hardware)
+    if parts.transforms:
+        summary["transforms"] = parts.transforms
+    summary.update(task=cfg.task.name, parameters=count_parameters(task.net),
+                   trainable_parameters=sum(p.numel() for p in task.net.parameters() if p.requires_grad),
                    files={"run": str(run.path), "config": str(run.config), "metrics": str(run.metrics),
                           "summary": str(run.summary), "log": str(run.log)})
     trainer = build_trainer(cfg, run, task)
@@ -137,7 +105,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     files.update(best_checkpoint=best_path, last_checkpoint=str(run.last_checkpoint))
     series = plots.read_epoch_metrics(run.metrics) if run.metrics.exists() else {}
     if trainer.is_global_zero:
-        for extra in task.write_extras(run.path, cfg):
+        for extra in task.write_extras(run.path):
             files[extra.stem] = str(extra)
         files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor))
     best_score = checkpoint.best_model_score

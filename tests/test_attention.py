@@ -59,7 +59,7 @@ def small_gpt(positions: str) -> GPT:
 def test_cached_generation_equals_recomputing_every_step(positions, temperature, top_k):
     net, prompt = small_gpt(positions), torch.randint(0, 30, (3, 5), generator=torch.Generator().manual_seed(1))
     torch.manual_seed(2)
-    cached = net.generate(prompt, 40, temperature, top_k)       # 45 tokens: well past the context of 16
+    cached = net.sample(prompt, 40, temperature, top_k)       # 45 tokens: well past the context of 16
     torch.manual_seed(2)
     recomputed = sample_by_recomputing(net, prompt, 40, net.seq_len, temperature, top_k)
     assert cached.shape == (3, 45)
@@ -72,7 +72,7 @@ def test_cached_generation_equals_recomputing_every_step(positions, temperature,
 def test_generation_feeds_one_token_per_step_until_the_context_is_full():
     net, steps = small_gpt("learned"), []
     net.token.register_forward_hook(lambda module, args, out: steps.append(args[0].shape[1]))
-    net.generate(torch.zeros(1, 5, dtype=torch.long), 40, top_k=1)
+    net.sample(torch.zeros(1, 5, dtype=torch.long), 40, top_k=1)
     # The prompt once; single tokens until 16 are cached; then the window moves and is rebuilt.
     assert steps == [5] + [1] * 11 + [16] * 28
 
@@ -111,7 +111,7 @@ def test_a_beam_of_one_is_greedy_decoding(positions):
     net, src = random_transformer(positions), sources(32)
     with torch.no_grad():
         greedy = recomputed_greedy(net, src, 11)
-    assert torch.equal(net.generate(src, BOS, 11), greedy)
+    assert torch.equal(net.decode(src, BOS, 11), greedy)
 
 
 def after_first_end(decoded: torch.Tensor) -> torch.Tensor:
@@ -124,19 +124,19 @@ def test_decoding_stops_at_the_end_token_and_pads_after_it():
     with torch.no_grad():
         greedy = recomputed_greedy(net, src, 11)
     for beam_size in (1, 3):
-        decoded = net.generate(src, BOS, 11, beam_size=beam_size)
+        decoded = net.decode(src, BOS, 11, beam_size=beam_size)
         after = after_first_end(decoded)
         assert after.any(), "no hypothesis ended early; the test needs some that do"
         assert (decoded[after] == PAD).all()
-    decoded = net.generate(src, BOS, 11)
+    decoded = net.decode(src, BOS, 11)
     assert torch.equal(after_first_end(decoded), after_first_end(greedy))
     assert (decoded == greedy)[~after_first_end(greedy)].all()
 
 
 def test_beam_search_finds_sequences_at_least_as_likely_as_greedy():
     net, src = random_transformer(), sources(64)
-    greedy = net.generate(src, BOS, 11)
-    beam = net.generate(src, BOS, 11, beam_size=4, length_penalty=0.0)
+    greedy = net.decode(src, BOS, 11)
+    beam = net.decode(src, BOS, 11, beam_size=4, length_penalty=0.0)
     with torch.no_grad():
         gain = log_probability(net, src, beam) - log_probability(net, src, greedy)
     # A beam can prune the greedy path, so it is not better for every source; it is for most.
@@ -147,7 +147,7 @@ def test_beam_search_finds_sequences_at_least_as_likely_as_greedy():
 def test_a_beam_as_wide_as_every_prefix_finds_the_most_likely_sequence():
     net, src, vocab = random_transformer(), sources(4), 14
     every = torch.tensor(list(itertools.product(range(vocab), repeat=3)))
-    beam = net.generate(src, BOS, 3, beam_size=vocab ** 2, length_penalty=0.0)
+    beam = net.decode(src, BOS, 3, beam_size=vocab ** 2, length_penalty=0.0)
     with torch.no_grad():
         for row in range(len(src)):
             scores = log_probability(net, src[row].expand(len(every), -1), every)
@@ -155,7 +155,7 @@ def test_a_beam_as_wide_as_every_prefix_finds_the_most_likely_sequence():
 
 
 def exact_match(net: Transformer, src: torch.Tensor, tgt_out: torch.Tensor, beam_size: int) -> float:
-    decoded = net.generate(src, BOS, tgt_out.shape[1], beam_size=beam_size)
+    decoded = net.decode(src, BOS, tgt_out.shape[1], beam_size=beam_size)
     return ((decoded == tgt_out) | (tgt_out == PAD)).all(dim=1).float().mean().item()
 
 
@@ -213,7 +213,7 @@ def test_the_balancing_loss_is_one_for_uniform_routing_and_larger_when_routing_c
 def test_gpt_with_experts_trains_and_logs_the_auxiliary_loss(tmp_path):
     summary = train(tmp_path / "moe", "model=gpt", "model.moe_experts=4", "model.num_layers=2", "model.d_model=64",
                     "trainer.max_epochs=1", "trainer.limit_train_batches=100", "trainer.limit_val_batches=10",
-                    "trainer.limit_test_batches=10", "sample.length=20")
+                    "trainer.limit_test_batches=10", "task.sample_length=20")
     assert summary["status"] == "completed", summary["error"]
     assert summary["test"]["test/loss"] < math.log(103) - 1.0        # uniform over the characters: ln 103
     rows = list(csv.DictReader(open(tmp_path / "moe" / "metrics.csv")))

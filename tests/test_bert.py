@@ -13,9 +13,9 @@ from archtrain.data import build_datamodule
 from archtrain.data.encoder_text import CLS, MASK, PAD, UNK
 from archtrain.errors import ArchtrainError
 from archtrain.models import build_net
-from archtrain.models.pretrained import load_pretrained
 from archtrain.report.plots import read_epoch_metrics
 from archtrain.tasks.masked_lm import IGNORE, MaskedLM, mask_tokens, masked_cross_entropy
+from archtrain.training.transforms import LoadWeights
 from conftest import QUICK, resume, train
 
 TINY = {"d_model": 32, "num_layers": 1, "num_heads": 2}
@@ -52,6 +52,11 @@ def pretraining_run(tmp_path_factory):
     summary = train(run, *PRETRAIN, "trainer.max_epochs=3")
     assert summary["status"] == "completed", summary["error"]
     return run
+
+
+def load_encoder(net, path, spec) -> dict:
+    """What transform=[encoder] does to a fresh net."""
+    return LoadWeights(str(path), only="encoder", name="encoder")(net, spec)
 
 
 def stored_state(run) -> dict:
@@ -93,7 +98,7 @@ def test_the_loss_counts_only_the_masked_positions():
 
 def test_training_masks_follow_the_run_rng_and_evaluation_masks_are_fixed():
     splits, spec = data("masked_text", seq_len=16).load()
-    task = MaskedLM(build_net(bert_config(), spec), spec, optim=None)
+    task = MaskedLM(build_net(bert_config(), spec, MaskedLM.head(spec)), spec, optim=None)
     ids = splits["val"][0][:32]
 
     torch.manual_seed(0)
@@ -181,7 +186,7 @@ def test_fine_tuning_loads_the_encoder_and_starts_a_fresh_head(pretraining_run):
     torch.manual_seed(0)
     net = build_net(bert_config(), spec)
     before = {name: tensor.clone() for name, tensor in net.state_dict().items()}
-    report = load_pretrained(net, str(pretraining_run), spec.vocab)
+    report = load_encoder(net, pretraining_run, spec)
 
     stored = stored_state(pretraining_run)["state_dict"]
     after = net.state_dict()
@@ -196,10 +201,10 @@ def test_fine_tuning_loads_the_encoder_and_starts_a_fresh_head(pretraining_run):
 
 def test_a_fine_tuning_run_reports_what_it_loaded(pretraining_run, tmp_path):
     summary = train(tmp_path, "model=bert", "data=topics", *TINY_OVERRIDES, *QUICK,
-                    f"model.pretrained={pretraining_run}")
+                    "transform=[encoder]", f"transform.encoder.path={pretraining_run}")
     assert summary["status"] == "completed", summary["error"]
-    assert summary["pretrained"]["checkpoint"] == str(pretraining_run / "checkpoints" / "best.ckpt")
-    assert summary["pretrained"]["new"] == ["head.dense.weight", "head.dense.bias", "head.out.weight", "head.out.bias"]
+    assert summary["transforms"]["encoder"]["checkpoint"] == str(pretraining_run / "checkpoints" / "best.ckpt")
+    assert summary["transforms"]["encoder"]["new"] == ["head.dense.weight", "head.dense.bias", "head.out.weight", "head.out.bias"]
 
 
 def _other_vocabulary(checkpoint):
@@ -225,20 +230,20 @@ def test_a_checkpoint_that_does_not_fit_is_refused(damage, message, pretraining_
     torch.save(checkpoint, tmp_path / "other.ckpt")
     spec = topic_data().spec
     with pytest.raises(ArchtrainError, match=message):
-        load_pretrained(build_net(bert_config(), spec), str(tmp_path / "other.ckpt"), spec.vocab)
+        load_encoder(build_net(bert_config(), spec), tmp_path / "other.ckpt", spec)
 
 
 def test_an_encoder_of_another_shape_is_refused(pretraining_run):
     spec = topic_data().spec
     with pytest.raises(ArchtrainError, match=r"differs from this model's \(encoder.*has shape"):
-        load_pretrained(build_net(bert_config(d_model=48), spec), str(pretraining_run), spec.vocab)
+        load_encoder(build_net(bert_config(d_model=48), spec), pretraining_run, spec)
 
 
 def test_a_bad_pretrained_path_fails_the_run_in_one_line(tmp_path):
     summary = train(tmp_path / "run", "model=bert", "data=topics", *TINY_OVERRIDES, *QUICK,
-                    f"model.pretrained={tmp_path / 'nothing'}")
+                    "transform=[encoder]", f"transform.encoder.path={tmp_path / 'nothing'}")
     assert summary["exit_code"] == 2
-    assert summary["error"].startswith("model.pretrained: no checkpoint at") and "\n" not in summary["error"]
+    assert summary["error"].startswith("transform.encoder: no checkpoint at") and "\n" not in summary["error"]
 
 
 @pytest.mark.slow
@@ -248,9 +253,9 @@ def test_pretraining_beats_training_from_scratch_on_300_labelled_windows(tmp_pat
     assert pretraining["status"] == "completed", pretraining["error"]
     accuracy = {"pretrained": [], "scratch": []}
     for seed in (0, 1, 2):
-        for start, pretrained in (("pretrained", tmp_path / "pretrain"), ("scratch", "null")):
-            summary = train(tmp_path / f"{start}-{seed}", "experiment=bert_finetune", f"seed={seed}",
-                            f"model.pretrained={pretrained}")
+        for start, transform in (("pretrained", f"transform.encoder.path={tmp_path / 'pretrain'}"),
+                                 ("scratch", "transform=[]")):
+            summary = train(tmp_path / f"{start}-{seed}", "experiment=bert_finetune", f"seed={seed}", transform)
             assert summary["status"] == "completed", summary["error"]
             accuracy[start].append(summary["test"]["test/acc"])
     print(f"masked-LM test acc {pretraining['test']['test/acc']:.3f}; topic test acc by seed: {accuracy}")

@@ -19,7 +19,7 @@ def test_model_trains_on_its_default_data(model, tmp_path):
 
 
 def test_language_model_writes_a_text_sample(tmp_path):
-    summary = train(tmp_path / "gpt", "model=gpt", *QUICK, "sample.length=50")
+    summary = train(tmp_path / "gpt", "model=gpt", *QUICK, "task.sample_length=50")
     sample = (tmp_path / "gpt" / "samples.txt").read_text()
     assert summary["files"]["samples"].endswith("samples.txt")
     assert len(sample) == 8 + 50            # the prompt and the generated characters

@@ -103,7 +103,7 @@ def test_a_checkpoint_carrying_pickled_objects_is_refused(tmp_path):
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)
     checkpoint["extra"] = Payload()
     torch.save(checkpoint, tmp_path / "evil.ckpt")
-    summary = train(tmp_path / "new", "data=iris", f"ckpt_path={tmp_path / 'evil.ckpt'}", *QUICK)
+    summary = train(tmp_path / "new", "data=iris", "transform=[weights]", f"transform.weights.path={tmp_path / 'evil.ckpt'}", *QUICK)
     assert summary["exit_code"] == 2 and "pickled objects" in summary["error"]
 
 

@@ -20,19 +20,19 @@ def test_summary_records_the_run(tmp_path):
     assert "val/acc" in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]
 
 
-def test_ckpt_path_starts_a_new_run_from_those_weights(tmp_path):
+def test_the_weights_transform_starts_a_new_run_from_those_weights(tmp_path):
     train(tmp_path / "first", "model=mlp", "data=digits", "trainer.max_epochs=5")
     best = tmp_path / "first" / "checkpoints" / "best.ckpt"
     fresh = train(tmp_path / "fresh", "model=mlp", "data=digits", *QUICK)
-    warm = train(tmp_path / "warm", "model=mlp", "data=digits", f"ckpt_path={best}", *QUICK)
+    warm = train(tmp_path / "warm", "model=mlp", "data=digits", "transform=[weights]", f"transform.weights.path={best}", *QUICK)
     assert warm["status"] == "completed"
     assert warm["final"]["val/acc"] > fresh["final"]["val/acc"] + 0.2
 
 
-def test_ckpt_path_of_another_model_is_a_clear_error(tmp_path):
+def test_weights_of_another_model_are_a_clear_error(tmp_path):
     train(tmp_path / "mlp", "model=mlp", "data=iris", *QUICK)
     best = tmp_path / "mlp" / "checkpoints" / "best.ckpt"
-    summary = train(tmp_path / "lenet", "model=lenet5", "data=digits", f"ckpt_path={best}", *QUICK)
+    summary = train(tmp_path / "lenet", "model=lenet5", "data=digits", "transform=[weights]", f"transform.weights.path={best}", *QUICK)
     assert summary["exit_code"] == 2
     assert "another shape" in summary["error"]
 

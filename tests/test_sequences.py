@@ -102,5 +102,5 @@ def test_copy_task_trains_per_step_labels(tmp_path):
 
 
 def test_character_language_model_with_an_lstm_writes_samples(tmp_path):
-    train(tmp_path / "run", "model=lstm", "data=text", *QUICK, "sample.length=30")
+    train(tmp_path / "run", "model=lstm", "data=text", *QUICK, "task.sample_length=30")
     assert len((tmp_path / "run" / "samples.txt").read_text()) == 8 + 30

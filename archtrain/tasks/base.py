@@ -1,4 +1,5 @@
-"""The shared part of every objective: optimizer, schedule and epoch-level metrics."""
+"""The shared part of every objective: optimizer, schedule, epoch-level metrics, and the checks of
+combinations that a task cannot train."""
 
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,16 @@ from torch import nn
 from torchmetrics import Metric
 
 from archtrain.data.spec import DataSpec
+from archtrain.models.protocol import Head
 from archtrain.training.optim import build_optimizer
 from archtrain.training.regularizers import Regularization
 from archtrain.training.schedulers import ScheduleContext
 
 STAGES = ("val", "test")
+# What a DataSpec field says about the data, for the message when a task needs it.
+MEANING = {"num_classes": "class labels", "out_features": "numeric targets", "vocab_size": "tokens",
+           "autoregression": "a series cut into forecast windows", "max_len": "source-target pairs",
+           "special": "special tokens ([MASK], [PAD], ...)"}
 
 
 class RunningMean:
@@ -42,13 +48,41 @@ class RunningMean:
 class Task(pl.LightningModule):
     """A LightningModule that trains `net` for one objective.
 
-    Subclasses define `loss` (training), `make_metrics` and `evaluate` (validation and test).
+    Subclasses define `head` (what the net must output), `loss` (training), `make_metrics` and
+    `evaluate` (validation and test), and may add `problems` (combinations they cannot train).
+    A task that owns several networks or optimizers overrides `training_step` and
+    `configure_optimizers` too, with `automatic_optimization = False` where it steps them itself.
     Metrics are logged once per epoch: Lightning's per-step `self.log` costs more than a small
     model's whole training step. Modules of `net` with an `auxiliary_loss()` method (a mixture of
     experts' load balancing) add its value to the training loss; it is logged as train/aux_loss.
     """
 
     monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
+    requires: tuple[str, ...] = ()          # the DataSpec fields this objective reads
+    cross_entropy = False                   # a cross-entropy objective (label smoothing applies)
+
+    @classmethod
+    def head(cls, spec: DataSpec) -> Head | None:
+        """What the net must output for this objective on data described by `spec`."""
+        return None
+
+    @classmethod
+    def problems(cls, cfg: DictConfig, spec: DataSpec) -> list[str]:
+        """Why this task cannot train the run that `cfg` describes (empty when it can)."""
+        name, data = cfg.task.name, cfg.data
+        found = [f"task={name} needs data with {MEANING[field]}, and data={data.name} has none"
+                 for field in cls.requires if getattr(spec, field) in (None, (), {})]
+        regularizer = cfg.get("regularizer") or {}
+        if "label_smoothing" in regularizer and not cls.cross_entropy:
+            found.append(f"regularizer=label_smoothing applies to cross-entropy objectives, not {name}")
+        found += [f"regularizer={key} applies to image classification, not to {name} on {data.modality} data"
+                  for key in ("mixup", "cutmix", "augment") if key in regularizer and not cls.augments(data.modality)]
+        return found
+
+    @classmethod
+    def augments(cls, modality: str) -> bool:
+        """Whether batch augmentation (augment, mixup, cutmix) applies to this task on this modality."""
+        return False
 
     def __init__(self, net: nn.Module, spec: DataSpec, optim: Any, scheduler: Any = None,
                  regularization: Regularization | None = None):
@@ -93,6 +127,8 @@ class Task(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["train_loss_so_far"] = self.train_loss.state()
         checkpoint["aux_loss_so_far"] = self.train_aux_loss.state()
+        if self.spec.vocab:             # token ids mean nothing without it (transforms.LoadWeights checks it)
+            checkpoint["vocab"] = list(self.spec.vocab)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.train_loss.restore(checkpoint.get("train_loss_so_far") or {})
@@ -132,6 +168,6 @@ class Task(pl.LightningModule):
         context = ScheduleContext(int(self.trainer.estimated_stepping_batches), self.monitor, self.mode)
         return {"optimizer": optimizer, "lr_scheduler": self.make_scheduler(optimizer, context)}
 
-    def write_extras(self, run_dir: Path, cfg: DictConfig) -> list[Path]:
+    def write_extras(self, run_dir: Path) -> list[Path]:
         """Files beyond metrics and checkpoints that this objective writes after testing."""
         return []

@@ -4,11 +4,21 @@ import torch.nn.functional as F
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
 
 class Classify(Task):
     monitor, mode = "val/acc", "max"
+    requires, cross_entropy = ("num_classes",), True
+
+    @classmethod
+    def head(cls, spec):
+        return Head(spec.num_classes)
+
+    @classmethod
+    def augments(cls, modality):
+        return modality == "image"
 
     def loss(self, batch):
         x, y = batch

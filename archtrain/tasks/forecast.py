@@ -6,11 +6,17 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanAbsoluteError, MeanMetric, MeanSquaredError
 
+from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
 
 class Forecast(Task):
     monitor, mode = "val/mae", "min"
+    requires = ("out_features", "autoregression")
+
+    @classmethod
+    def head(cls, spec):
+        return Head(spec.out_features)
 
     def loss(self, batch):
         past, future = batch

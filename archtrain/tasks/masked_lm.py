@@ -9,24 +9,25 @@ import torch
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
+from archtrain.errors import ArchtrainError
+from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
-MASK_RATE = 0.15                 # the share of tokens chosen for prediction
-REPLACE_WITH_MASK = 0.8          # of those: [MASK]; then a random token; the rest stay as they are
+REPLACE_WITH_MASK = 0.8          # of the chosen tokens: [MASK]; then a random token; the rest stay as they are
 REPLACE_WITH_RANDOM = 0.1
 IGNORE = -100                    # the target of every position that is not predicted
 EVAL_SEED = 0
 
 
 def mask_tokens(ids: torch.Tensor, mask_id: int, special_ids: torch.Tensor, regular_ids: torch.Tensor,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Choose each token that is not special with probability MASK_RATE; replace a chosen token with
+                generator: torch.Generator | None = None, rate: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+    """Choose each token that is not special with probability `rate`; replace a chosen token with
     [MASK] (80%), a random regular token (10%) or itself (10%). Returns the encoder's input and the
     targets: the original token where chosen, IGNORE elsewhere."""
     def uniform() -> torch.Tensor:
         return torch.rand(ids.shape, generator=generator, device=ids.device)
 
-    chosen = (uniform() < MASK_RATE) & ~torch.isin(ids, special_ids)
+    chosen = (uniform() < rate) & ~torch.isin(ids, special_ids)
     action = uniform()
     random_tokens = regular_ids[torch.randint(len(regular_ids), ids.shape, generator=generator, device=ids.device)]
     inputs = torch.where(chosen & (action < REPLACE_WITH_MASK), mask_id, ids)
@@ -42,13 +43,21 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.T
 
 
 class MaskedLM(Task):
-    """val/loss and val/acc are the cross-entropy and accuracy on the masked positions. Checkpoints
-    carry the vocabulary, which fine-tuning from them checks (`models/pretrained.py`)."""
+    """val/loss and val/acc are the cross-entropy and accuracy on the masked positions; `mask_rate` of
+    the tokens are chosen for prediction."""
 
     monitor, mode = "val/loss", "min"
+    requires, cross_entropy = ("vocab_size", "special"), True
 
-    def __init__(self, *args, **kwargs):
+    @classmethod
+    def head(cls, spec):
+        return Head(spec.vocab_size, per_step=True)
+
+    def __init__(self, *args, mask_rate: float = 0.15, **kwargs):
         super().__init__(*args, **kwargs)
+        if not 0 < mask_rate < 1:
+            raise ArchtrainError(f"task.mask_rate={mask_rate}: must be between 0 and 1")
+        self.mask_rate = mask_rate
         special = self.spec.special
         self.mask_id = special["mask"]
         regular = [i for i in range(self.spec.vocab_size) if i not in special.values()]
@@ -57,7 +66,7 @@ class MaskedLM(Task):
         self.eval_generator: torch.Generator | None = None
 
     def masked(self, ids: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return mask_tokens(ids, self.mask_id, self.special_ids, self.regular_ids, generator)
+        return mask_tokens(ids, self.mask_id, self.special_ids, self.regular_ids, generator, self.mask_rate)
 
     def loss(self, batch):
         inputs, targets = self.masked(batch[0])
@@ -81,7 +90,3 @@ class MaskedLM(Task):
 
     def on_test_epoch_start(self) -> None:
         self._reset_eval_generator()
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        super().on_save_checkpoint(checkpoint)
-        checkpoint["vocab"] = list(self.spec.vocab)

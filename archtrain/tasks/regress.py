@@ -3,10 +3,16 @@
 import torch.nn.functional as F
 from torchmetrics import MeanAbsoluteError, MeanMetric
 
+from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
 
 class Regress(Task):
+    requires = ("out_features",)
+
+    @classmethod
+    def head(cls, spec):
+        return Head(spec.out_features)
     def loss(self, batch):
         x, y = batch
         return F.mse_loss(self.net(x), y)

@@ -4,11 +4,17 @@ where the model has it) scored by exact match up to and including </s>."""
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
+from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
 
 class Seq2Seq(Task):
     monitor, mode = "val/exact", "max"
+    requires, cross_entropy = ("vocab_size", "max_len"), True
+
+    @classmethod
+    def head(cls, spec):
+        return Head(spec.vocab_size, per_step=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,5 +35,5 @@ class Seq2Seq(Task):
         src, tgt_in, tgt_out = batch
         real = tgt_out != self.pad                  # the target tokens, </s> included
         metrics["loss"].update(self._cross_entropy(self.net(src, tgt_in), tgt_out), weight=real.sum())
-        decoded = self.net.generate(src, self.bos, tgt_out.shape[1])
+        decoded = self.net.decode(src, self.bos, tgt_out.shape[1])
         metrics["exact"].update(((decoded == tgt_out) | ~real).all(dim=1).float())

@@ -4,11 +4,17 @@ share of sequences labelled without a single mistake."""
 import torch.nn.functional as F
 from torchmetrics import MeanMetric
 
+from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
 
 class Tagging(Task):
     monitor, mode = "val/loss", "min"
+    requires, cross_entropy = ("vocab_size",), True
+
+    @classmethod
+    def head(cls, spec):
+        return Head(spec.vocab_size, per_step=True)
 
     def loss(self, batch, label_smoothing: float | None = None):
         ids, targets = batch

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from archtrain.errors import ArchtrainError
 from archtrain.training.augment import Augment, Mix
 
 # Regularizers that set a model constructor's argument, where the model has one.
@@ -45,8 +44,9 @@ def model_arguments(regularizer: DictConfig) -> dict:
     return {argument: regularizer[key] for key, argument in MODEL_ARGUMENTS.items() if key in regularizer}
 
 
-def check_combinations(cfg: DictConfig, objective: str, modality: str, model_arguments_accepted: set[str]) -> None:
-    """Stop before training on a combination that cannot work, saying why."""
+def combination_problems(cfg: DictConfig, model_arguments_accepted: set[str]) -> list[str]:
+    """Why the optimizer, schedule and regularizers cannot work together on this model, whatever the
+    task (each task adds its own: `Task.problems`)."""
     regularizer = regularizers(cfg)
     optimizer = cfg.optim._target_.rsplit(".", 1)[-1]
     scheduler = (cfg.get("scheduler") or {}).get("_target_", "").rsplit(".", 1)[-1]
@@ -65,15 +65,6 @@ def check_combinations(cfg: DictConfig, objective: str, modality: str, model_arg
         problems.append("scheduler=plateau watches a validation metric, but this run never validates")
     if "early_stopping" in regularizer and validation_off:
         problems.append("regularizer=early_stopping watches a validation metric, but this run never validates")
-    if "label_smoothing" in regularizer and objective not in ("classify", "language_model", "seq2seq", "tagging"):
-        problems.append(f"regularizer=label_smoothing applies to cross-entropy objectives, not {objective}")
-    for key in ("mixup", "cutmix", "augment"):
-        if key in regularizer and (objective != "classify" or modality != "image"):
-            problems.append(f"regularizer={key} applies to image classification, not to {objective} on {modality} data")
     if "stochastic_depth" in regularizer and MODEL_ARGUMENTS["stochastic_depth"] not in model_arguments_accepted:
         problems.append(f"regularizer=stochastic_depth needs residual blocks, and model={cfg.model.name} has none")
-    if cfg.model.get("bidirectional") and objective == "language_model":
-        problems.append(f"model={cfg.model.name} with bidirectional=true would read the tokens it must predict; "
-                        "a language model reads one way")
-    if problems:
-        raise ArchtrainError("; ".join(problems))
+    return problems

@@ -1,0 +1,86 @@
+"""Config -> the parts of a run: data, net and task. Every verb (fit, eval, predict, export) acts on them.
+
+    data = DataModule(cfg.data)                       knows data, not models or objectives
+    net  = build_net(cfg.model, spec, head)           the head the task asks for
+    net  = transforms(net, cfg.transform)             weights from a run, freeze, ...
+    task = cfg.task(net, spec, optim, ...)            the objective: losses, optimizers, metrics
+"""
+
+from dataclasses import dataclass, field
+
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from archtrain.checks import check_fit
+from archtrain.data import build_datamodule
+from archtrain.data.base import ArrayDataModule
+from archtrain.errors import ArchtrainError
+from archtrain.models import accepted_arguments, build_net
+from archtrain.runs import RunDir, checkpoint_file
+from archtrain.tasks import Task
+from archtrain.training.checkpoint_io import read_checkpoint
+from archtrain.training.regularizers import combination_problems, model_arguments, regularization, regularizers
+from archtrain.training.transforms import apply_transforms
+
+TASK_METADATA = ("_target_", "name", "inputs")
+
+
+@dataclass
+class Parts:
+    """What a run is made of; `transforms` reports what each model transform did."""
+
+    cfg: DictConfig
+    data: ArrayDataModule
+    task: Task
+    transforms: dict = field(default_factory=dict)
+
+    @property
+    def net(self):
+        return self.task.net
+
+
+def task_class(cfg: DictConfig) -> type[Task]:
+    return get_class(cfg.task._target_)
+
+
+def check_task(cfg: DictConfig, spec) -> None:
+    """Stop before training on a combination of task, model, data and regularizers that cannot work."""
+    problems = combination_problems(cfg, accepted_arguments(cfg.model)) + task_class(cfg).problems(cfg, spec)
+    if problems:
+        raise ArchtrainError("; ".join(problems))
+
+
+def assemble(cfg: DictConfig, resume: bool = False) -> Parts:
+    """Build the run's data, net and task from its config; `resume` skips the transforms that load
+    weights, which the run's own checkpoint restores."""
+    check_fit(cfg)
+    data = build_datamodule(cfg.data, seed=cfg.seed)
+    spec = data.spec
+    check_task(cfg, spec)
+    cls = task_class(cfg)
+    net = build_net(cfg.model, spec, cls.head(spec), overrides=model_arguments(regularizers(cfg)))
+    reports = apply_transforms(net, cfg.get("transform"), spec, resume)
+    knobs = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items() if k not in TASK_METADATA}
+    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    task = cls(net, spec, optim=instantiate(cfg.optim), scheduler=scheduler,
+               regularization=regularization(regularizers(cfg)), **knobs)
+    return Parts(cfg, data, task, reports)
+
+
+def load_run(path: str, checkpoint: str = "best", cfg: DictConfig | None = None) -> Parts:
+    """A run directory as a model: its parts built from its stored config (or `cfg`, e.g. with other
+    data), with the weights of its best (or last) checkpoint."""
+    run = RunDir(path)
+    if not run.path.is_dir():
+        raise ArchtrainError(f"run={path}: no such directory")
+    cfg = cfg if cfg is not None else run.load_config([])
+    file = checkpoint_file(str(run.path), checkpoint, f"run={path}")
+    parts = assemble(cfg, resume=True)
+    state = read_checkpoint(file).get("state_dict") or {}
+    try:
+        parts.task.load_state_dict(state)
+    except RuntimeError as err:
+        raise ArchtrainError(f"run={path}: its checkpoint does not fit the net built for data={cfg.data.name} "
+                             f"({str(err).splitlines()[-1].strip()})") from None
+    parts.task.eval()
+    return parts

@@ -11,7 +11,7 @@ from conftest import cli
 def test_list_models_shows_every_model_with_its_paper_and_size(workdir):
     out = cli("list", "models", cwd=workdir)
     assert out.returncode == 0, out.stderr
-    rows = {line.split("│")[1].strip(): line for line in out.stdout.splitlines() if line.count("│") == 5}
+    rows = {line.split("│")[1].strip(): line for line in out.stdout.splitlines() if line.count("│") == 6}
     assert set(options("model")) <= set(rows)
     resnet = OmegaConf.load(CONF / "model" / "resnet.yaml")
     resnet.pop("defaults")
@@ -31,5 +31,5 @@ def test_list_data_shows_every_dataset_and_its_modality(workdir):
 def test_list_of_something_else_is_one_line_and_help_mentions_list(workdir):
     out = cli("list", "optimizers", cwd=workdir)
     assert out.returncode == 2
-    assert out.stderr.strip() == "error: archtrain list shows models or data, not optimizers"
+    assert out.stderr.strip() == "error: archtrain list shows models, data or runs, not optimizers"
     assert "archtrain list models" in cli("--help", cwd=workdir).stdout

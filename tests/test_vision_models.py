@@ -60,7 +60,7 @@ def test_cnn_builds_and_fits_a_fixed_batch(name, channels, size):
     images = torch.rand(CLASSES, channels, size, size)[labels] + 0.2 * torch.randn(16, channels, size, size)
     assert net(images).shape == (16, CLASSES)
     if isinstance(net, ImageClassifier):
-        assert min(net.features(images).shape[-2:]) >= SMALLEST_MAP, "downsampling went below the smallest map"
+        assert min(net.trunk(images).shape[-2:]) >= SMALLEST_MAP, "downsampling went below the smallest map"
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(20):
@@ -135,14 +135,14 @@ def test_attention_options_add_se_or_cbam_to_every_residual_block(name):
 def test_resnet_dilation_keeps_the_last_stage_resolution():
     images = torch.rand(2, 3, 32, 32)
     strided, dilated = build("resnet", 3, 32), build("resnet", 3, 32, dilation=True)
-    assert dilated.features(images).shape[-1] == 2 * strided.features(images).shape[-1]
+    assert dilated.trunk(images).shape[-1] == 2 * strided.trunk(images).shape[-1]
     assert any(isinstance(m, nn.Conv2d) and m.dilation == (2, 2) for m in dilated.modules())
     assert count_parameters(dilated) == count_parameters(strided)
 
 
 def test_unet_features_are_full_resolution():
     net = build("unet", 1, 28)
-    assert net.features(torch.rand(2, 1, 28, 28)).shape == (2, SMALL["unet"]["width"], 28, 28)
+    assert net.pixel_features(torch.rand(2, 1, 28, 28)).shape == (2, SMALL["unet"]["width"], 28, 28)
 
 
 @pytest.mark.parametrize("name, knobs, message", [

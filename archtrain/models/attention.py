@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from archtrain.models.blocks import KVCache, PositionalEncoding, TransformerBlock, depth_rates, sample_next
+from archtrain.models.protocol import Network
 
 
 def length_norm(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -12,9 +13,11 @@ def length_norm(lengths: torch.Tensor, alpha: float) -> torch.Tensor:
     return ((5 + lengths) / 6) ** alpha
 
 
-class Transformer(nn.Module):
+class Transformer(Network):
     """Transformer (Vaswani et al., 2017): encoder, decoder with cross-attention, sinusoidal positions by
     default; decodes greedily or, with `beam_size` > 1, by beam search."""
+
+    per_step = True
 
     def __init__(self, vocab_size: int, max_len: int, d_model: int = 64, num_heads: int = 4,
                  encoder_layers: int = 2, decoder_layers: int = 2, ff_mult: int = 4, dropout: float = 0.1,
@@ -46,21 +49,22 @@ class Transformer(nn.Module):
             x = block(x, mask=mask)
         return self.norm_enc(x), mask
 
-    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
-               caches: list[KVCache] | None = None) -> torch.Tensor:
-        """Next-token logits for `tgt`; with `caches` (one per decoder layer), `tgt` holds only the new steps."""
+    def run_decoder(self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
+                    caches: list[KVCache] | None = None) -> torch.Tensor:
+        """The decoder's final states for `tgt`; with `caches` (one per decoder layer), `tgt` holds only the
+        new steps."""
         caches = caches or [None] * len(self.decoder)
         x = self._embed(tgt, caches[0].length if caches[0] else 0)
         for block, cache in zip(self.decoder, caches):
             x = block(x, causal=True, memory=memory, memory_mask=memory_mask, cache=cache)
-        return self.head(self.norm_dec(x))
+        return self.norm_dec(x)
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        """Next-token logits for every decoder position (teacher forcing)."""
-        return self.decode(tgt, *self.encode(src))
+    def features(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """The decoder's final states at every target position (teacher forcing)."""
+        return self.run_decoder(tgt, *self.encode(src))
 
     @torch.no_grad()
-    def generate(self, src: torch.Tensor, bos_id: int, max_len: int, beam_size: int | None = None,
+    def decode(self, src: torch.Tensor, bos_id: int, max_len: int, beam_size: int | None = None,
                  eos_id: int | None = None, length_penalty: float | None = None) -> torch.Tensor:
         """Decode `max_len` tokens after <s> by beam search (beam_size=1 is greedy decoding), encoding the
         source once and caching the decoder's keys and values. A hypothesis ends at `eos_id`: it keeps its
@@ -82,7 +86,8 @@ class Transformer(nn.Module):
         lengths = torch.zeros(batch, beams, device=device)
         done = torch.zeros(batch, beams, dtype=torch.bool, device=device)
         for _ in range(max_len):
-            logp = F.log_softmax(self.decode(tokens, memory, mask, caches)[:, -1].float(), dim=-1)
+            logits = self.head(self.run_decoder(tokens, memory, mask, caches)[:, -1])
+            logp = F.log_softmax(logits.float(), dim=-1)
             total = scores.unsqueeze(2) + torch.where(done.unsqueeze(2), ended, logp.view(batch, beams, vocab))
             grown = (lengths + ~done).unsqueeze(2)
             best = (total / length_norm(grown, alpha)).flatten(1).topk(beams, dim=1).indices
@@ -99,9 +104,11 @@ class Transformer(nn.Module):
         return F.pad(out[winner], (0, max_len - out.shape[1]), value=self.pad_id)
 
 
-class GPT(nn.Module):
+class GPT(Network):
     """GPT (Radford et al., 2018): causal self-attention blocks with learned positions and tied weights;
     optionally sinusoidal or rotary positions and mixture-of-experts feed-forward networks."""
+
+    per_step = True
 
     def __init__(self, vocab_size: int, seq_len: int, num_layers: int = 4, num_heads: int = 4,
                  d_model: int = 128, dropout: float = 0.0, drop_path: float = 0.0, prenorm: bool = True,
@@ -127,16 +134,16 @@ class GPT(nn.Module):
         if isinstance(module, nn.Linear) and module.bias is not None:
             nn.init.zeros_(module.bias)
 
-    def forward(self, ids: torch.Tensor, caches: list[KVCache] | None = None) -> torch.Tensor:
-        """Next-token logits; with `caches` (one per layer), `ids` holds only the steps not cached yet."""
+    def features(self, ids: torch.Tensor, caches: list[KVCache] | None = None) -> torch.Tensor:
+        """The final states; with `caches` (one per layer), `ids` holds only the steps not cached yet."""
         caches = caches or [None] * len(self.blocks)
         x = self.drop(self.positions(self.token(ids), caches[0].length if caches[0] else 0))
         for block, cache in zip(self.blocks, caches):
             x = block(x, causal=True, cache=cache)
-        return self.head(self.norm(x))
+        return self.norm(x)
 
     @torch.no_grad()
-    def generate(self, prompt_ids: torch.Tensor, length: int, temperature: float = 1.0,
+    def sample(self, prompt_ids: torch.Tensor, length: int, temperature: float = 1.0,
                  top_k: int | None = None) -> torch.Tensor:
         """Extend `prompt_ids` (batch, time) by `length` sampled tokens. The prompt runs once, then each new
         token runs alone against the cached keys and values. A window longer than seq_len tokens drops

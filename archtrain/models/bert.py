@@ -9,6 +9,7 @@ from torch import nn
 
 from archtrain.errors import ArchtrainError
 from archtrain.models.blocks import PositionalEncoding, TransformerBlock, depth_rates
+from archtrain.models.protocol import Network
 
 POOLINGS = ("cls", "mean")
 
@@ -66,32 +67,41 @@ class ClassificationHead(nn.Module):
         return self.out(self.drop(torch.tanh(self.dense(summary))))
 
 
-class BERT(nn.Module):
-    """The encoder and one head. Classification data sets `num_classes`, which picks the classifier;
-    without it (masked-LM data) the head predicts the token at every position. The classifier reads
-    the [CLS] (first) position's state, or with `pooling='mean'` the mean over the positions that are
-    not padding. Learned positions by default, as in BERT; optionally sinusoidal or rotary positions
-    and mixture-of-experts feed-forward networks, as in GPT."""
+class BERT(Network):
+    """The encoder and one head. With `per_step` the head predicts the token at every position (masked
+    LM; its output layer is the token embedding, so `num_classes`, if given, must be `vocab_size`); else
+    it classifies each sequence into `num_classes` from the [CLS] (first) position's state, or with
+    `pooling='mean'` from the mean over the positions that are not padding. Learned positions by default,
+    as in BERT; optionally sinusoidal or rotary positions and mixture-of-experts feed-forward networks, as in GPT."""
 
-    def __init__(self, vocab_size: int, seq_len: int, num_classes: int | None = None, num_layers: int = 4,
-                 num_heads: int = 4, d_model: int = 128, ff_mult: int = 4, dropout: float = 0.1,
+    def __init__(self, vocab_size: int, seq_len: int, num_classes: int | None = None, per_step: bool = False,
+                 num_layers: int = 4, num_heads: int = 4, d_model: int = 128, ff_mult: int = 4, dropout: float = 0.1,
                  drop_path: float = 0.0, prenorm: bool = True, pad_id: int = 0, positions: str = "learned",
                  moe_experts: int = 0, moe_top_k: int = 2, moe_aux_weight: float = 0.01, pooling: str = "cls"):
         super().__init__()
         if pooling not in POOLINGS:
             raise ArchtrainError(f"unknown pooling '{pooling}'; choose from {', '.join(POOLINGS)}")
-        self.num_classes, self.pooling = num_classes, pooling
+        if per_step and num_classes not in (None, vocab_size):
+            raise ArchtrainError(f"BERT's masked-LM head predicts the {vocab_size} tokens of the vocabulary, "
+                                 f"not {num_classes} outputs per position")
+        if not per_step and num_classes is None:
+            raise ArchtrainError("BERT's classifier needs num_classes (or per_step=True for the masked-LM head)")
+        self.per_step, self.pooling, self.dropout = per_step, pooling, dropout
         self.encoder = BertEncoder(vocab_size, seq_len, num_layers, num_heads, d_model, ff_mult, dropout,
                                    drop_path, prenorm, pad_id, positions, moe_experts, moe_top_k, moe_aux_weight)
-        self.head = (MaskedLMHead(self.encoder.token) if num_classes is None
-                     else ClassificationHead(d_model, num_classes, dropout))
+        self.head = MaskedLMHead(self.encoder.token) if per_step else ClassificationHead(d_model, num_classes, dropout)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Token logits (batch, seq, vocab) for masked-LM, else class logits (batch, num_classes)."""
+    @property
+    def num_features(self) -> int:
+        return self.encoder.token.embedding_dim
+
+    def reset_head(self, outputs: int) -> None:
+        self.head = ClassificationHead(self.num_features, outputs, self.dropout)
+
+    def features(self, ids: torch.Tensor) -> torch.Tensor:
+        """The hidden states (batch, seq, d_model) with per_step, else one summary (batch, d_model) per sequence."""
         hidden = self.encoder(ids)
-        if self.num_classes is None:
-            return self.head(hidden)
-        return self.head(self.summary(hidden, ids != self.encoder.pad_id))
+        return hidden if self.per_step else self.summary(hidden, ids != self.encoder.pad_id)
 
     def summary(self, hidden: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """One vector per sequence from the hidden states and the mask of real (non-padding) tokens."""

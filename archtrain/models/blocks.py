@@ -264,8 +264,3 @@ def sequence_input(width: int, in_features: int | None = None, vocab_size: int |
     """Token ids through an embedding, or feature vectors through a linear map, to `width` channels."""
     return nn.Embedding(vocab_size, width) if vocab_size is not None else nn.Linear(in_features, width)
 
-
-def readout_size(out_features: int | None = None, num_classes: int | None = None,
-                 vocab_size: int | None = None) -> int:
-    """Outputs of a sequence model: next-token logits, class logits or forecast values."""
-    return vocab_size or num_classes or out_features

@@ -4,20 +4,21 @@ import torch
 from torch import nn
 
 from archtrain.models.blocks import activation as make_activation
+from archtrain.models.protocol import Network
 
 
-class Perceptron(nn.Module):
+class Perceptron(Network):
     """Perceptron (Rosenblatt, 1958): a single linear layer; inputs of any shape are flattened."""
 
     def __init__(self, in_features: int, num_classes: int):
         super().__init__()
-        self.linear = nn.Linear(in_features, num_classes)
+        self.head = nn.Linear(in_features, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x.flatten(1))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
 
 
-class MLP(nn.Module):
+class MLP(Network):
     """Multilayer perceptron (Rumelhart, Hinton & Williams, 1986): `depth` hidden layers of `width`."""
 
     def __init__(self, in_features: int, num_classes: int, depth: int = 2, width: int = 256,
@@ -27,8 +28,8 @@ class MLP(nn.Module):
         for _ in range(depth):
             layers += [nn.Linear(size, width), make_activation(activation), nn.Dropout(dropout)]
             size = width
-        self.layers = nn.Sequential(*layers, nn.Linear(size, num_classes))
+        self.layers = nn.Sequential(*layers)
+        self.head = nn.Linear(size, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x.flatten(1))
-

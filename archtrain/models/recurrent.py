@@ -3,39 +3,39 @@
 import torch
 from torch import nn
 
-from archtrain.models.blocks import readout_size, sequence_input
+from archtrain.models.blocks import sequence_input
+from archtrain.models.protocol import Network
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
-class RecurrentNet(nn.Module):
+class RecurrentNet(Network):
     """A stacked Elman RNN (Elman, 1990), LSTM (Hochreiter & Schmidhuber, 1997) or GRU (Cho et al., 2014).
 
-    With `vocab_size` it reads token ids and predicts the next token at every step (a language
-    model); otherwise it reads (batch, time, in_features) values and maps its final state to
-    `out_features` values or `num_classes` logits. Bidirectional reads the sequence both ways.
+    It reads token ids through an embedding with `vocab_size`, else (batch, time, in_features) values.
+    With `per_step` it gives `num_classes` outputs at every step (e.g. a language model's next-token
+    logits), else from its final state. Bidirectional reads the sequence both ways.
     """
 
-    def __init__(self, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0,
-                 bidirectional: bool = False, nonlinearity: str = "tanh", in_features: int | None = None,
-                 out_features: int | None = None, num_classes: int | None = None,
-                 vocab_size: int | None = None):
+    def __init__(self, num_classes: int, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1,
+                 dropout: float = 0.0, bidirectional: bool = False, nonlinearity: str = "tanh",
+                 per_step: bool = False, in_features: int | None = None, vocab_size: int | None = None):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell '{cell}'; choose from {', '.join(CELLS)}")
-        self.tokens, self.directions = vocab_size is not None, 2 if bidirectional else 1
+        self.per_step, self.directions = per_step, 2 if bidirectional else 1
         self.embed = sequence_input(hidden_size, in_features, vocab_size)
         self.rnn = CELLS[cell](hidden_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
                                dropout=dropout if num_layers > 1 else 0.0,
                                **({"nonlinearity": nonlinearity} if cell == "rnn" else {}))
-        self.head = nn.Linear(hidden_size * self.directions, readout_size(out_features, num_classes, vocab_size))
+        self.head = nn.Linear(hidden_size * self.directions, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
         states, final = self.rnn(self.embed(x))
-        if self.tokens:
-            return self.head(states)
+        if self.per_step:
+            return states
         last = final[0] if isinstance(final, tuple) else final        # an LSTM returns (h, c)
-        return self.head(last[-self.directions:].transpose(0, 1).flatten(1))
+        return last[-self.directions:].transpose(0, 1).flatten(1)
 
 
 class AdditiveAttention(nn.Module):
@@ -64,9 +64,11 @@ class MultiplicativeAttention(nn.Module):
 ATTENTION = {"additive": AdditiveAttention, "multiplicative": MultiplicativeAttention}
 
 
-class Seq2SeqAttention(nn.Module):
+class Seq2SeqAttention(Network):
     """Encoder-decoder (Sutskever et al., 2014) with attention: a bidirectional GRU encoder, and a GRU
     decoder that attends over the encoder's states at every step and feeds the context back in."""
+
+    per_step = True
 
     def __init__(self, vocab_size: int, hidden_size: int = 128, attention: str = "additive",
                  dropout: float = 0.0, pad_id: int = 0):
@@ -88,28 +90,28 @@ class Seq2SeqAttention(nn.Module):
         return states, src != self.pad_id, torch.tanh(self.bridge(torch.cat([final[0], final[1]], dim=-1)))
 
     def step(self, token: torch.Tensor, state: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor):
-        """One decoder step: attend with the current state, update it, predict the next token."""
+        """One decoder step: attend with the current state, update it; its features and the new state."""
         scores = self.attention(state, memory).masked_fill(~mask, float("-inf"))
         context = (torch.softmax(scores, dim=-1).unsqueeze(1) @ memory).squeeze(1)
         state = self.decoder(torch.cat([self.drop(self.embed(token)), context], dim=-1), state)
-        return self.head(torch.cat([self.drop(state), context], dim=-1)), state
+        return torch.cat([self.drop(state), context], dim=-1), state
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
-        """Next-token logits for every target position, fed the true previous token (teacher forcing)."""
+    def features(self, src: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """The decoder's features at every target position, fed the true previous token (teacher forcing)."""
         memory, mask, state = self.encode(src)
-        logits = []
+        steps = []
         for t in range(tgt.shape[1]):
             out, state = self.step(tgt[:, t], state, memory, mask)
-            logits.append(out)
-        return torch.stack(logits, dim=1)
+            steps.append(out)
+        return torch.stack(steps, dim=1)
 
     @torch.no_grad()
-    def generate(self, src: torch.Tensor, bos_id: int, max_len: int) -> torch.Tensor:
+    def decode(self, src: torch.Tensor, bos_id: int, max_len: int) -> torch.Tensor:
         """Greedy decoding: `max_len` tokens after <s>, each fed back as the next input."""
         memory, mask, state = self.encode(src)
         token, out = torch.full((len(src),), bos_id, dtype=torch.long, device=src.device), []
         for _ in range(max_len):
-            logits, state = self.step(token, state, memory, mask)
-            token = logits.argmax(-1)
+            features, state = self.step(token, state, memory, mask)
+            token = self.head(features).argmax(-1)
             out.append(token)
         return torch.stack(out, dim=1)

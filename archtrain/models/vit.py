@@ -5,9 +5,10 @@ from torch import nn
 
 from archtrain.errors import ArchtrainError
 from archtrain.models.blocks import PositionalEncoding, TransformerBlock, depth_rates
+from archtrain.models.protocol import Network
 
 
-class ViT(nn.Module):
+class ViT(Network):
     """Cuts an image into patch_size x patch_size patches, embeds each linearly (a strided convolution),
     prepends a class token, and classifies from that token after pre-norm Transformer blocks."""
 
@@ -31,9 +32,9 @@ class ViT(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_classes)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor) -> torch.Tensor:
         x = self.patches(images).flatten(2).transpose(1, 2)
         x = self.drop(self.positions(torch.cat([self.cls.expand(len(x), -1, -1), x], dim=1)))
         for block in self.blocks:
             x = block(x)
-        return self.head(self.norm(x[:, 0]))
+        return self.norm(x[:, 0])

@@ -1,6 +1,7 @@
-"""`archtrain list models|data`: tables of what the shipped configs offer."""
+"""`archtrain list models|data|runs`: tables of what the shipped configs offer, and of the runs made."""
 
 import itertools
+from pathlib import Path
 
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
@@ -9,6 +10,7 @@ from rich.table import Table
 from archtrain.catalog import CONF, options
 from archtrain.errors import ArchtrainError
 from archtrain.report.console import console
+from archtrain.runs import RunDir
 
 
 def description(group: str, name: str) -> str:
@@ -19,12 +21,13 @@ def description(group: str, name: str) -> str:
 
 
 def models_table() -> Table:
-    """Every model with its paper, its default data and its parameter count when built on that data."""
-    from archtrain.data import build_datamodule          # torch loads only for this table
+    """Every model with its paper, its default data and task, and its parameter count when built for them."""
+    from archtrain.assemble import task_class            # torch loads only for this table
+    from archtrain.data import build_datamodule
     from archtrain.models import build_net, count_parameters
 
     table = Table(title="models (archtrain model=NAME)")
-    for column in ("model", "paper", "default data"):
+    for column in ("model", "paper", "default data", "task"):
         table.add_column(column)
     table.add_column("parameters", justify="right")
     specs = {}
@@ -33,8 +36,9 @@ def models_table() -> Table:
             cfg = compose("config", overrides=[f"model={name}"])
             if cfg.data.name not in specs:
                 specs[cfg.data.name] = build_datamodule(cfg.data, seed=cfg.seed).spec
-            parameters = count_parameters(build_net(cfg.model, specs[cfg.data.name]))
-            table.add_row(name, description("model", name), cfg.data.name, f"{parameters:,}")
+            spec = specs[cfg.data.name]
+            parameters = count_parameters(build_net(cfg.model, spec, task_class(cfg).head(spec)))
+            table.add_row(name, description("model", name), cfg.data.name, cfg.task.name, f"{parameters:,}")
     return table
 
 
@@ -48,13 +52,45 @@ def data_table() -> Table:
     return table
 
 
-TABLES = {"models": models_table, "data": data_table}
+def runs_table(folder: str = "outputs") -> Table:
+    """Every run under `folder` (each directory with a summary.json), in path order: for dated run
+    directories, the order they were made."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ArchtrainError(f"archtrain list runs: no such folder '{folder}'")
+    table = Table(title=f"runs under {folder}")
+    for column in ("run", "status", "task", "model", "data", "metric"):
+        table.add_column(column, overflow="fold")
+    for column in ("best", "test", "epochs", "time"):
+        table.add_column(column, justify="right")
+    for summary_file in sorted(root.rglob("summary.json")):
+        summary = RunDir(summary_file.parent).read_summary()
+        best = summary.get("best") or {}
+        metric = best.get("metric") or ""
+        test = (summary.get("test") or {}).get(metric.replace("val/", "test/", 1))
+        total = (summary.get("durations") or {}).get("total_s")
+        table.add_row(str(summary_file.parent.relative_to(root)) or ".", summary.get("status"), summary.get("task"),
+                      summary.get("model"), summary.get("data"), metric, _number(best.get("value")), _number(test),
+                      _number(summary.get("epochs")), "" if total is None else f"{total:.1f} s")
+    return table
+
+
+def _number(value) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+TABLES = {"models": models_table, "data": data_table, "runs": runs_table}
+DEFAULT = ("models", "data")            # the catalog; runs are listed when asked for
 
 
 def show_listing(arguments: list[str]) -> None:
-    """Print the tables that `arguments` name (all of them when none is named)."""
-    unknown = [a for a in arguments if a not in TABLES]
+    """Print the tables that `arguments` name (models and data when none is named); `runs` may be
+    followed by the folder to search."""
+    folders = [a for previous, a in zip([None, *arguments], arguments) if previous == "runs" and a not in TABLES]
+    unknown = [a for a in arguments if a not in TABLES and a not in folders]
     if unknown:
-        raise ArchtrainError(f"archtrain list shows {' or '.join(TABLES)}, not {', '.join(unknown)}")
-    for name in arguments or TABLES:
-        console.print(TABLES[name]())
+        *others, last = TABLES
+        raise ArchtrainError(f"archtrain list shows {', '.join(others)} or {last}, not {', '.join(unknown)}")
+    for name in arguments or DEFAULT:
+        if name in TABLES:
+            console.print(TABLES[name](*folders) if name == "runs" else TABLES[name]())

@@ -3,7 +3,7 @@
 from torch import nn
 
 from archtrain.models.vision.conv_blocks import (
-    ClassifierHead, ConvNormAct, FeatureMap, ImageClassifier, Stem, fit_kernel, scale_channels,
+    ConvNormAct, FeatureMap, ImageClassifier, Stem, classifier, fit_kernel, scale_channels,
 )
 
 CHANNELS = (96, 256, 384, 384, 256)     # the paper's five convolutions
@@ -29,5 +29,5 @@ class AlexNet(ImageClassifier):
                 layers.append(nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0))
             if index in POOLED and feature_map.stride() == 2:
                 layers.append(nn.MaxPool2d(3, 2, padding=1))
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels[-1], num_classes, dropout, hidden=(hidden, hidden))
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels[-1], num_classes, dropout, hidden=(hidden, hidden))

@@ -9,6 +9,7 @@ from torch import nn
 
 from archtrain.errors import ArchtrainError
 from archtrain.models.blocks import DropPath, depth_rates
+from archtrain.models.protocol import Network
 
 Activation = Callable[[], nn.Module] | None
 
@@ -184,29 +185,28 @@ def inverted_residual_stages(stages: tuple, in_channels: int, feature_map: Featu
     return blocks, channels
 
 
-class ClassifierHead(nn.Sequential):
-    """Global average pooling, then hidden layers (each after dropout) or dropout, then class logits."""
-
-    def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.0, hidden: tuple[int, ...] = (),
-                 norm: bool = False):
-        layers = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        if norm:
-            layers.append(nn.LayerNorm(in_channels))
-        features = in_channels
-        for width in hidden:
-            layers += [nn.Dropout(dropout), nn.Linear(features, width), nn.ReLU()]
-            features = width
-        if not hidden:
-            layers.append(nn.Dropout(dropout))
-        layers.append(nn.Linear(features, num_classes))
-        super().__init__(*layers)
+def classifier(in_channels: int, num_classes: int, dropout: float = 0.0, hidden: tuple[int, ...] = (),
+               norm: bool = False) -> tuple[nn.Sequential, nn.Linear]:
+    """An image classifier's pre-logits (global average pooling, optional LayerNorm, then hidden layers,
+    each after dropout, or dropout alone) and its head, the linear layer to class logits."""
+    layers: list[nn.Module] = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    if norm:
+        layers.append(nn.LayerNorm(in_channels))
+    size = in_channels
+    for width in hidden:
+        layers += [nn.Dropout(dropout), nn.Linear(size, width), nn.ReLU()]
+        size = width
+    if not hidden:
+        layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers), nn.Linear(size, num_classes)
 
 
-class ImageClassifier(nn.Module):
-    """A convolutional trunk, `features`, that maps images to a feature map, and a `head` that maps it to logits."""
+class ImageClassifier(Network):
+    """A convolutional `trunk` that maps images to a feature map, `pre_logits` that turn the map into one
+    vector per image (the features), and a linear `head` from those to class logits."""
 
-    features: nn.Module
-    head: nn.Module
+    trunk: nn.Module
+    pre_logits: nn.Module
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pre_logits(self.trunk(x))

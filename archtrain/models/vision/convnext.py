@@ -5,7 +5,7 @@ from torch import nn
 
 from archtrain.models.blocks import depth_rates
 from archtrain.models.vision.conv_blocks import (
-    SMALLEST_STEM_MAP, ClassifierHead, FeatureMap, ImageClassifier, LayerNorm2d, Residual, channel_attention,
+    SMALLEST_STEM_MAP, FeatureMap, ImageClassifier, LayerNorm2d, Residual, channel_attention, classifier,
     fit_kernel,
 )
 
@@ -64,5 +64,5 @@ class ConvNeXt(ImageClassifier):
             kernel = fit_kernel(kernel_size, feature_map.size)
             layers += [Residual(ConvNeXtBranch(channels, kernel, layer_scale, attention), drop_path=next(rates))
                        for _ in range(count)]
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels, num_classes, dropout, norm=True)
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels, num_classes, dropout, norm=True)

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from archtrain.models.vision.conv_blocks import ClassifierHead, FeatureMap, ImageClassifier, Stem
+from archtrain.models.vision.conv_blocks import FeatureMap, ImageClassifier, Stem, classifier
 
 
 def norm_act_conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
@@ -49,5 +49,5 @@ class DenseNet(ImageClassifier):
                     layers.append(nn.AvgPool2d(2, ceil_mode=True))
                 channels = compressed
         layers += [nn.BatchNorm2d(channels), nn.ReLU()]
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels, num_classes, dropout)
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels, num_classes, dropout)

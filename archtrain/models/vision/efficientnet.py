@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from archtrain.models.vision.conv_blocks import (
-    ClassifierHead, ConvNormAct, FeatureMap, ImageClassifier, SqueezeExcite, Stem, inverted_residual_stages,
+    ConvNormAct, FeatureMap, ImageClassifier, SqueezeExcite, Stem, classifier, inverted_residual_stages,
     make_divisible,
 )
 
@@ -55,5 +55,5 @@ class EfficientNet(ImageClassifier):
             lambda narrow, expanded: SqueezeExcite(expanded, max(1, int(narrow * SQUEEZE)), activation=nn.SiLU))
         layers += blocks
         layers.append(ConvNormAct(channels, make_divisible(LAST * width), 1, activation=nn.SiLU))
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(make_divisible(LAST * width), num_classes, dropout)
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(make_divisible(LAST * width), num_classes, dropout)

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from archtrain.models.vision.conv_blocks import (
-    ClassifierHead, ConvNormAct, FeatureMap, ImageClassifier, Stem, scale_channels,
+    ConvNormAct, FeatureMap, ImageClassifier, Stem, classifier, scale_channels,
 )
 
 # The paper's Table 1 per stage: (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool projection) of each module.
@@ -59,5 +59,5 @@ class GoogLeNet(ImageClassifier):
                 module = InceptionModule(channels, *(scale_channels(c, width) for c in row))
                 layers.append(module)
                 channels = module.out_channels
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels, num_classes, dropout)
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels, num_classes, dropout)

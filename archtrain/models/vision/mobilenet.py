@@ -5,8 +5,8 @@ from torch import nn
 
 from archtrain.errors import ArchtrainError
 from archtrain.models.vision.conv_blocks import (
-    ClassifierHead, ConvNormAct, FeatureMap, ImageClassifier, Stem, channel_attention, choose,
-    inverted_residual_stages, make_divisible, scaled_repeats,
+    ConvNormAct, FeatureMap, ImageClassifier, Stem, channel_attention, choose, classifier, inverted_residual_stages,
+    make_divisible, scaled_repeats,
 )
 
 STEM = 32
@@ -53,5 +53,5 @@ class MobileNet(ImageClassifier):
             layers += blocks
             layers.append(ConvNormAct(channels, make_divisible(V2_LAST * width), 1, activation=activation))
             channels = make_divisible(V2_LAST * width)
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels, num_classes, dropout)
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels, num_classes, dropout)

@@ -4,7 +4,7 @@ from torch import nn
 
 from archtrain.models.blocks import depth_rates
 from archtrain.models.vision.conv_blocks import (
-    ClassifierHead, ConvNormAct, FeatureMap, ImageClassifier, Residual, Stem, channel_attention, choose,
+    ConvNormAct, FeatureMap, ImageClassifier, Residual, Stem, channel_attention, choose, classifier,
 )
 
 # depth -> (block, blocks per stage), the paper's Table 1.
@@ -53,5 +53,5 @@ class ResNet(ImageClassifier):
                                        channel_attention(attention, out_channels))
                 layers.append(Residual(branch, shortcut, next(rates), after=nn.ReLU()))
                 channels = out_channels
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels, num_classes, dropout)
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels, num_classes, dropout)

@@ -31,8 +31,9 @@ class Fire(nn.Module):
 class SqueezeNet(ImageClassifier):
     """SqueezeNet v1.0 from the paper's metaparameters, with every channel count scaled by `width` and
     `fires` fire modules (the paper: 8). `bypass` adds the paper's simple bypass (a residual connection)
-    around modules whose input and output widths match. No dense layers: dropout, a 1x1 convolution to
-    one map per class, ReLU and global average pooling classify."""
+    around modules whose input and output widths match. No dense layers: the head is the paper's 1x1
+    convolution to one map per class, ReLU and global average pooling, so the features it reads are the
+    trunk's feature map (batch, channels, height, width), after dropout."""
 
     def __init__(self, in_channels: int, image_size: int, num_classes: int, width: float = 0.25,
                  fires: int = 8, bypass: bool = False, dropout: float = 0.5, drop_path: float = 0.0):
@@ -49,6 +50,18 @@ class SqueezeNet(ImageClassifier):
             channels = expand
             if (index + 2) % POOL_EVERY == 0 and index < fires - 1 and feature_map.stride() == 2:
                 layers.append(nn.MaxPool2d(3, 2, padding=1))
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Conv2d(channels, num_classes, 1), nn.ReLU(),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits = nn.Dropout(dropout)
+        self.head = conv_head(channels, num_classes)
+
+    @property
+    def num_features(self) -> int:
+        return self.head[0].in_channels
+
+    def reset_head(self, outputs: int) -> None:
+        self.head = conv_head(self.num_features, outputs)
+
+
+def conv_head(channels: int, num_classes: int) -> nn.Sequential:
+    """One map per class from a 1x1 convolution, ReLU, then the mean of each map: the class logits."""
+    return nn.Sequential(nn.Conv2d(channels, num_classes, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archtrain.models.protocol import Network
 from archtrain.models.vision.conv_blocks import ConvNormAct, FeatureMap
 
 
@@ -13,13 +14,13 @@ def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
     return nn.Sequential(ConvNormAct(in_channels, out_channels, 3), ConvNormAct(out_channels, out_channels, 3))
 
 
-class UNet(nn.Module):
+class UNet(Network):
     """A U-Net of `depth` levels with `width` channels at full resolution, doubled per level. Levels
     halve the map (2x2 max pool) while it stays at least 2 px wide; the expanding path undoes each
     halving with a 2x2 transposed convolution and concatenates the skip connection.
 
-    `features(x)` is the full-resolution map of the expanding path, for dense prediction. As a
-    classifier it reads the globally pooled bottleneck and full-resolution features together."""
+    `pixel_features(x)` is the full-resolution map of the expanding path, for dense prediction. As a
+    classifier its features are the globally pooled bottleneck and full-resolution maps together."""
 
     def __init__(self, in_channels: int, image_size: int, num_classes: int, depth: int = 2, width: int = 16,
                  dropout: float = 0.0):
@@ -33,7 +34,8 @@ class UNet(nn.Module):
             nn.ConvTranspose2d(wide, narrow, 2, stride=2) if half else nn.Conv2d(wide, narrow, 1)
             for wide, narrow, half in zip(widths[1:], widths, halves))
         self.decoders = nn.ModuleList(double_conv(2 * narrow, narrow) for narrow in widths[:-1])
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(widths[-1] + width, num_classes))
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(widths[-1] + width, num_classes)
 
     def encode_decode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The bottleneck map and the full-resolution output map of the expanding path."""
@@ -48,11 +50,10 @@ class UNet(nn.Module):
             x = decoder(torch.cat([skip, x], dim=1))
         return bottleneck, x
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def pixel_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, width, H, W): per-pixel features at the input's resolution."""
         return self.encode_decode(x)[1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bottleneck, decoded = self.encode_decode(x)
-        pooled = [F.adaptive_avg_pool2d(m, 1).flatten(1) for m in (bottleneck, decoded)]
-        return self.head(torch.cat(pooled, dim=1))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = [F.adaptive_avg_pool2d(m, 1).flatten(1) for m in self.encode_decode(x)]
+        return self.drop(torch.cat(pooled, dim=1))

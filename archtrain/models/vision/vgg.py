@@ -2,7 +2,7 @@
 
 from torch import nn
 
-from archtrain.models.vision.conv_blocks import ClassifierHead, ConvNormAct, FeatureMap, ImageClassifier, choose
+from archtrain.models.vision.conv_blocks import ConvNormAct, FeatureMap, ImageClassifier, choose, classifier
 
 # depth (weight layers) -> 3x3 convolutions in each of the five stages: configurations A, B, D and E.
 CONFIGURATIONS = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
@@ -27,5 +27,5 @@ class VGG(ImageClassifier):
                 channels = out_channels
             if feature_map.stride() == 2:
                 layers.append(nn.MaxPool2d(2, ceil_mode=True))
-        self.features = nn.Sequential(*layers)
-        self.head = ClassifierHead(channels, num_classes, dropout, hidden=(hidden, hidden))
+        self.trunk = nn.Sequential(*layers)
+        self.pre_logits, self.head = classifier(channels, num_classes, dropout, hidden=(hidden, hidden))

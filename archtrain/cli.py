@@ -4,6 +4,7 @@ Only Hydra and OmegaConf load at start-up; torch and Lightning load when a run b
 `archtrain --help` and bad overrides answer at once.
 """
 
+import importlib
 import itertools
 import os
 import signal
@@ -21,13 +22,24 @@ from archtrain.distributed import distributed_job, joined_job, launcher_override
 from archtrain.errors import ArchtrainError
 from archtrain.schema import register as register_schema
 
-GROUPS = ("model", "data", "optim", "scheduler", "regularizer", "hardware", "logger", "experiment")
+# The verbs that act on runs: name -> module with USAGE and run(arguments) (see archtrain/verbs).
+VERBS = {
+    "eval": "archtrain.verbs.evaluate",
+    "predict": "archtrain.verbs.predict",
+    "export": "archtrain.verbs.export",
+    "list": "archtrain.verbs.listing",
+}
+GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
-Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]
+Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]      train
+       archtrain VERB [KEY=VALUE ...]                  act on runs (archtrain VERB --help)
 
 Config groups:
 {groups}
+
+Verbs:
+{verbs}
 
 Examples:
   archtrain                                        train the default: an MLP on digits
@@ -36,8 +48,11 @@ Examples:
   archtrain optim=sgd optim.lr=0.05 'regularizer=[dropout,weight_decay]'
   archtrain -m optim=sgd,adam optim.lr=1e-3,1e-2   a sweep over every combination
   archtrain resume=outputs/runs/<date>/<time>_<model>-<data> [trainer.max_epochs=40]
-  archtrain ckpt_path=<run>/checkpoints/best.ckpt  a new run that starts from those weights
+  archtrain transform=[weights] transform.weights.path=<run>   a new run that starts from its weights
+  archtrain model=lstm data=waveforms task=classify   every dataset brings a task; task= picks another
   archtrain list models | list data                the models (paper, default data, parameters), the datasets
+  archtrain eval run=<run> data=iris               a run's metrics on any dataset that fits it
+  archtrain export run=<run> format=onnx           the net as ONNX, checked against PyTorch
 
 Runs are written under outputs/runs/, sweeps under outputs/multirun/.
 See the composed config without training: archtrain --cfg job [overrides]. Hydra's own flags: --hydra-help.
@@ -53,6 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
     argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] and argv[0] in VERBS:
+        return run_verb(argv[0], argv[1:])
     flags, overrides = split_arguments(argv)
     if "--help" in flags or "-h" in flags:
         print(usage())
@@ -60,9 +77,6 @@ def main(argv: list[str] | None = None) -> None:
     multirun = "-m" in flags or "--multirun" in flags
     resume_overrides: list[str] = []
     try:
-        if overrides[:1] == ["list"]:
-            from archtrain.report.listing import show_listing
-            return show_listing(overrides[1:])
         resume = next((o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith("resume=")), None)
         if resume:
             overrides, resume_overrides = resume_arguments(resume, overrides, multirun)
@@ -70,12 +84,29 @@ def main(argv: list[str] | None = None) -> None:
             check_overrides(overrides, multirun)
         overrides += launcher_overrides(overrides, multirun)
     except ArchtrainError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(err.exit_code) from None
+        refuse(err)
     sys.argv = [sys.argv[0], *flags, *overrides]
     run_hydra(resume_overrides)
+
+
+def run_verb(name: str, arguments: list[str]) -> None:
+    """`archtrain <verb> ...`: the verb's help, or the verb itself with its errors as one line."""
+    verb = importlib.import_module(VERBS[name])
+    if "--help" in arguments or "-h" in arguments:
+        print(verb.USAGE)
+        return
+    try:
+        verb.run(arguments)
+    except ArchtrainError as err:
+        refuse(err)
+
+
+def refuse(err: ArchtrainError) -> None:
+    """A user error as one line on stderr and its exit code (the traceback with HYDRA_FULL_ERROR=1)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise err
+    print(f"error: {err}", file=sys.stderr)
+    raise SystemExit(err.exit_code) from None
 
 
 # Hydra flags that take a value (`--info` only sometimes).
@@ -105,7 +136,9 @@ def usage() -> str:
     """The help text, with every config group's options read from the conf folder."""
     width = max(map(len, GROUPS))
     lines = [f"  {group:<{width}}  {', '.join(options(group))}" for group in GROUPS]
-    return HELP.format(groups="\n".join(lines))
+    verbs = [f"  {name:<{width}}  {importlib.import_module(module).__doc__.splitlines()[0].split(': ', 1)[1]}"
+             for name, module in VERBS.items()]
+    return HELP.format(groups="\n".join(lines), verbs="\n".join(verbs))
 
 
 def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[list[str], list[str]]:
@@ -140,7 +173,7 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
     for cfg in configs:
         check_values(cfg)
     if not multirun:
-        check_fit(configs[0].model, configs[0].data)
+        check_fit(configs[0])
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:

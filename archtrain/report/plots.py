@@ -20,7 +20,7 @@ def read_epoch_metrics(metrics_csv: Path) -> dict[str, dict[int, float]]:
 
 
 def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str) -> Path | None:
-    """Loss by epoch (train and val), and the monitored metric beside it."""
+    """Every training and validation loss by epoch (a GAN has two), and the monitored metric beside them."""
     if not series:
         return None
     import matplotlib
@@ -28,16 +28,19 @@ def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str)
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = ["loss"] + ([monitor.split("/", 1)[1]] if monitor.split("/", 1)[1] != "loss" else [])
+    key = monitor.split("/", 1)[1]
+    losses = [name for name in series if name.startswith(("train/", "val/")) and name.endswith("loss")]
+    panels = {"loss": sorted(losses)}
+    if key != "loss":
+        panels[key] = [name for name in (f"train/{key}", monitor) if name in series]
+    panels = {label: names for label, names in panels.items() if names}
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
-        for stage in ("train", "val"):
-            points = series.get(f"{stage}/{panel}")
-            if points:
-                epochs = sorted(points)
-                ax.plot(epochs, [points[e] for e in epochs], marker=".", label=stage)
+    for ax, (label, names) in zip(axes[0], panels.items()):
+        for name in names:
+            epochs = sorted(series[name])
+            ax.plot(epochs, [series[name][e] for e in epochs], marker=".", label=name)
         ax.set_xlabel("epoch")
-        ax.set_ylabel(panel)
+        ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

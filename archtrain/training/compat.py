@@ -27,6 +27,8 @@ def quiet_lightning() -> None:
     beside the run's log handlers, and it warns about a per-step logging interval that archtrain
     does not use (it logs once per epoch), about a non-empty checkpoint folder, which every
     resumed run has, that weight averaging is not restored when the best checkpoint is tested,
+    that a step checkpoint of a manually optimized task holds the weights after its optimizer steps
+    (what a resume continues from),
     that a mid-epoch resume needs a stateful loader (archtrain's sampler finds its place itself),
     and, under DDP, that epoch-level values should be synced: they are torchmetrics results,
     already reduced across processes.
@@ -38,6 +40,8 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval", category=UserWarning)
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty", category=UserWarning)
     warnings.filterwarnings("ignore", message=r"You're using the WeightAveraging callback, but loading a checkpoint",
+                            category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization and every_n_train_steps",
                             category=UserWarning)
     # archtrain's sampler resumes mid-epoch from Lightning's own loop progress (data/base.py)
     warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended",

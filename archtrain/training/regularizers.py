@@ -20,6 +20,8 @@ class Regularization:
     label_smoothing: float = 0.0
     augment: Augment | None = None
     mix: Mix | None = None
+    grad_clip_value: float | None = None      # clipped by the Trainer, or by a task that steps its own optimizers
+    grad_clip_algorithm: str = "norm"
 
 
 def regularizers(cfg: DictConfig) -> DictConfig:
@@ -31,11 +33,13 @@ def regularization(regularizer: DictConfig) -> Regularization:
     decay = regularizer.get("weight_decay") or {}
     mixing = {"mixup_alpha": (regularizer.get("mixup") or {}).get("alpha"),
               "cutmix_alpha": (regularizer.get("cutmix") or {}).get("alpha")}
+    clip = regularizer.get("grad_clip") or {}
     return Regularization(
         weight_decay=decay.get("value", 0.0), decay_norms_and_biases=decay.get("norms_and_biases", False),
         l1=regularizer.get("l1", 0.0), label_smoothing=regularizer.get("label_smoothing", 0.0),
         augment=Augment(**regularizer.augment) if "augment" in regularizer else None,
         mix=Mix(**mixing) if any(mixing.values()) else None,
+        grad_clip_value=clip.get("value"), grad_clip_algorithm=clip.get("algorithm", "norm"),
     )
 
 

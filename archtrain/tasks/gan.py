@@ -1,0 +1,120 @@
+"""Adversarial training (Goodfellow et al., 2014): a discriminator learns to tell real examples from
+generated ones while a generator learns to fool it. Two networks, two optimizers, stepped by the task
+itself (manual optimization); generated examples are scored against real ones by a kernel MMD."""
+
+import torch
+from hydra.utils import get_class
+
+from archtrain.models.gan import Adversarial
+from archtrain.tasks.base import RunningMean, Task
+from archtrain.training.adversarial import GENERATOR_LOSSES, discriminator_loss
+from archtrain.training.optim import build_optimizer
+from archtrain.training.sample_quality import KernelMMD
+
+
+class GanTask(Task):
+    """Each training batch steps the discriminator once; every `discriminator_steps`-th batch of an epoch
+    also steps the generator, on the same generated examples. `generator_loss` is non_saturating
+    (-log D(G(z))) or minimax (log(1 - D(G(z)))). Validation and test compare as many generated
+    examples as the split has real ones, drawn from the same noise every epoch, by a Gaussian-kernel
+    MMD of width `mmd_bandwidth` (in data units); the lowest val/mmd picks the best checkpoint.
+
+    Lightning counts every optimizer step in `global_step`, so trainer.max_steps and
+    checkpoint.every_n_steps count the steps of both networks.
+    """
+
+    monitor, mode = "val/mmd", "min"
+    automatic_optimization = False
+    SCORING_SEED = 0            # the noise that validation and test generate from
+
+    @classmethod
+    def problems(cls, cfg, spec):
+        name, regularizer = cfg.task.name, cfg.get("regularizer") or {}
+        found = super().problems(cfg, spec)
+        if not issubclass(get_class(cfg.model._target_), Adversarial):
+            found.append(f"task={name} trains a generator against a discriminator, and model={cfg.model.name} "
+                         f"has neither (use model=gan_mlp)")
+        if cfg.task.generator_loss not in GENERATOR_LOSSES:
+            found.append(f"task.generator_loss={cfg.task.generator_loss}: choose from {', '.join(GENERATOR_LOSSES)}")
+        if cfg.task.discriminator_steps < 1:
+            found.append(f"task.discriminator_steps={cfg.task.discriminator_steps}: must be at least 1")
+        if cfg.optim._target_ == "torch.optim.LBFGS":
+            found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps two networks "
+                         f"on two losses")
+        if cfg.trainer.accumulate_grad_batches > 1:
+            found.append(f"task={name} steps its optimizers itself and cannot accumulate gradients "
+                         f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)")
+        if (cfg.get("scheduler") or {}).get("_target_"):
+            found.append(f"task={name} steps its optimizers itself and takes no learning-rate schedule "
+                         f"(use scheduler=none)")
+        if "l1" in regularizer:
+            found.append(f"regularizer=l1 adds to a single training loss; task={name} has two")
+        return found
+
+    def __init__(self, net, spec, optim, scheduler=None, regularization=None,
+                 generator_loss: str = "non_saturating", discriminator_steps: int = 1, mmd_bandwidth: float = 0.5):
+        self.mmd_bandwidth = mmd_bandwidth          # read by make_metrics, which Task.__init__ calls
+        super().__init__(net, spec, optim, scheduler, regularization)
+        self.generator_loss, self.discriminator_steps = GENERATOR_LOSSES[generator_loss], discriminator_steps
+        self.d_loss, self.g_loss = RunningMean(), RunningMean()
+        self.scoring_noise: torch.Generator | None = None
+
+    def configure_optimizers(self):
+        reg = self.regularization
+        return [build_optimizer(self.make_optimizer, network, reg.weight_decay, reg.decay_norms_and_biases)
+                for network in (self.net.discriminator, self.net.generator)]
+
+    def training_step(self, batch, batch_idx):
+        real = batch[0]
+        discriminator_optimizer, generator_optimizer = self.optimizers()
+        discriminate = self.net.discriminator
+        fake = self.net.sample(len(real))
+        d_loss = discriminator_loss(discriminate(real), discriminate(fake.detach()))
+        self._step(discriminator_optimizer, d_loss)
+        self.d_loss.add(d_loss)
+        loss = d_loss.detach()
+        if (batch_idx + 1) % self.discriminator_steps == 0:
+            g_loss = self.generator_loss(discriminate(fake))
+            self._step(generator_optimizer, g_loss)
+            self.g_loss.add(g_loss)
+            loss = loss + g_loss.detach()
+        return {"loss": loss}           # DivergenceGuard's input
+
+    def _step(self, optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        reg = self.regularization
+        if reg.grad_clip_value:
+            self.clip_gradients(optimizer, gradient_clip_val=reg.grad_clip_value,
+                                gradient_clip_algorithm=reg.grad_clip_algorithm)
+        optimizer.step()
+
+    def on_train_epoch_end(self) -> None:
+        for name, mean in (("d_loss", self.d_loss.pop()), ("g_loss", self.g_loss.pop())):
+            if mean is not None:
+                self.log(f"train/{name}", mean, prog_bar=True, sync_dist=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        checkpoint["d_loss_so_far"], checkpoint["g_loss_so_far"] = self.d_loss.state(), self.g_loss.state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.d_loss.restore(checkpoint.get("d_loss_so_far") or {})
+        self.g_loss.restore(checkpoint.get("g_loss_so_far") or {})
+
+    def make_metrics(self):
+        return {"mmd": KernelMMD(self.mmd_bandwidth)}
+
+    def on_validation_epoch_start(self) -> None:
+        self._reset_scoring_noise()
+
+    def on_test_epoch_start(self) -> None:
+        self._reset_scoring_noise()
+
+    def _reset_scoring_noise(self) -> None:
+        self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
+
+    def evaluate(self, batch, metrics):
+        real = batch[0]
+        metrics["mmd"].update(real, self.net.sample(len(real), self.scoring_noise))

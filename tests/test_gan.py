@@ -1,0 +1,114 @@
+"""The first task with two networks, two optimizers and manual optimization: a GAN on 2-D points.
+It learns, resumes bit-exactly (mid-epoch and after SIGKILL), stops on NaN, and refuses in one line
+what it cannot honour."""
+
+import math
+import time
+
+import pytest
+import torch
+
+from archtrain.training.adversarial import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
+from archtrain.training.sample_quality import gaussian_mmd
+from conftest import resume, train
+from test_reliability import same_weights, start, weights
+
+# 13 batches an epoch; two discriminator steps per generator step, so that the cadence must survive a resume.
+RUN = ["model=gan_mlp", "model.width=32", "data.samples=1000", "task.discriminator_steps=2",
+       "trainer.max_epochs=3", "hardware.threads=1"]
+
+
+def test_generator_losses_have_their_documented_values():
+    logits = torch.tensor([0.0, 2.0])
+    # D(G(z)) = sigmoid(logit): -log D and log(1 - D)
+    assert non_saturating_generator_loss(logits) == pytest.approx((math.log(2) + math.log(1 + math.exp(-2))) / 2)
+    assert minimax_generator_loss(logits) == pytest.approx(-(math.log(2) + math.log(1 + math.exp(2))) / 2)
+    assert discriminator_loss(torch.zeros(3), torch.zeros(3)) == pytest.approx(2 * math.log(2))
+    assert discriminator_loss(torch.tensor([20.0]), torch.tensor([-20.0])) < 1e-8    # a perfect discriminator
+
+
+def test_mmd_is_zero_for_a_set_and_itself_and_grows_with_a_shift():
+    points = torch.randn(200, 2, generator=torch.Generator().manual_seed(0))
+    shifts = [gaussian_mmd(points, points + torch.tensor([d, 0.0]), bandwidth=0.5) for d in (0.0, 0.2, 1.0, 3.0)]
+    assert shifts[0] == pytest.approx(0.0, abs=1e-6)
+    assert all(a < b for a, b in zip(shifts, shifts[1:]))
+
+
+def test_it_learns_the_ring(tmp_path):
+    untrained = train(tmp_path / "untrained", "model=gan_mlp", "trainer.max_epochs=1",
+                      "trainer.limit_train_batches=1", "hardware.threads=1")
+    trained = train(tmp_path / "trained", "model=gan_mlp", "data.samples=2000", "trainer.max_epochs=4",
+                    "hardware.threads=1")
+    assert trained["status"] == "completed" and trained["best"]["metric"] == "val/mmd"
+    assert {"train/d_loss", "train/g_loss"} <= trained["final"].keys()
+    assert untrained["test"]["test/mmd"] > 0.9
+    assert trained["test"]["test/mmd"] < 0.5 * untrained["test"]["test/mmd"]
+
+
+def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path):
+    whole = train(tmp_path / "whole", *RUN)
+    # 19 optimizer steps an epoch (13 discriminator, 6 generator): step 45 falls in the last epoch, whose
+    # train/d_loss and train/g_loss are then means over steps before and after the cut
+    part = train(tmp_path / "part", *RUN, "checkpoint.every_n_steps=15", "trainer.max_steps=45")
+    assert part["steps"] == 45 and whole["steps"] == 57
+    resumed = resume(tmp_path / "part", "trainer.max_steps=-1")
+    assert resumed["steps"] == whole["steps"]
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "part"))
+    assert resumed["final"] == whole["final"]
+    assert resumed["test"] == whole["test"]
+
+
+def test_sigkill_mid_epoch_then_resume_matches_the_run_that_never_stopped(workdir):
+    long = ["model=gan_mlp", "model.width=32", "trainer.max_epochs=6", "checkpoint.every_n_steps=4",
+            "hardware.threads=1", "progress_bar=false"]
+    train(workdir / "whole", *long)
+    process = start([*long, "hydra.run.dir=run"], workdir)
+    last = workdir / "run" / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.kill()
+    process.communicate(timeout=60)
+    killed_at = torch.load(last, weights_only=True)["global_step"]
+    assert 0 < killed_at < 600                        # 6 epochs of 50 batches, 2 optimizer steps each
+    assert resume(workdir / "run")["status"] == "completed"
+    assert same_weights(weights(workdir / "whole"), weights(workdir / "run"))
+
+
+def test_a_non_finite_loss_stops_the_run_as_diverged(tmp_path):
+    summary = train(tmp_path / "run", *RUN, "optim=sgd", "optim.lr=1e30", "checkpoint.every_n_steps=1")
+    assert summary["status"] == "diverged" and summary["exit_code"] == 3
+    assert "at step" in summary["error"]
+
+
+def test_gradient_clipping_and_weight_averaging_work_with_manual_optimization(tmp_path):
+    summary = train(tmp_path / "run", *RUN, "trainer.max_epochs=1", "regularizer=[grad_clip,ema,weight_decay]")
+    assert summary["status"] == "completed", summary["error"]
+
+
+def test_gradient_clipping_clips_each_network(tmp_path):
+    # SGD on gradients clipped to a norm of 1e-9: the weights after one batch and after a whole epoch agree.
+    clipped = ["optim=sgd", "optim.lr=1.0", "regularizer=[grad_clip]", "regularizer.grad_clip.value=1e-9"]
+    one_step = train(tmp_path / "one_step", *RUN, "trainer.max_epochs=1", "trainer.limit_train_batches=1", *clipped)
+    end = train(tmp_path / "end", *RUN, "trainer.max_epochs=1", *clipped)
+    assert one_step["status"] == end["status"] == "completed"
+    before, after = weights(tmp_path / "one_step"), weights(tmp_path / "end")
+    assert all(torch.allclose(before[k], after[k], atol=1e-7) for k in before)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("regularizer=[accumulate]", "cannot accumulate gradients"),
+    ("optim=lbfgs", "optim=lbfgs re-evaluates one loss"),
+    ("scheduler=cosine", "takes no learning-rate schedule"),
+    ("regularizer=[l1]", "regularizer=l1 adds to a single training loss"),
+    ("model=mlp", "model=mlp has neither"),
+    ("task.generator_loss=hinge", "task.generator_loss=hinge: choose from non_saturating, minimax"),
+    ("task.discriminator_steps=0", "task.discriminator_steps=0: must be at least 1"),
+])
+def test_what_it_cannot_honour_is_refused_in_one_line_before_training(override, message, tmp_path):
+    summary = train(tmp_path / "run", "model=gan_mlp", "data=ring", override)
+    assert summary["exit_code"] == 2 and summary["status"] == "failed"
+    assert message in summary["error"] and "\n" not in summary["error"]
+    assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "metrics.csv").exists()

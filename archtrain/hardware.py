@@ -4,6 +4,8 @@ Strategies, precision plugins and launchers are Lightning's own; this module onl
 cannot work here with one plain sentence, instead of falling back to something else silently.
 """
 
+from contextlib import contextmanager
+
 import torch
 from omegaconf import DictConfig
 
@@ -45,10 +47,21 @@ def trainer_arguments(hardware: DictConfig) -> dict:
     return arguments
 
 
+@contextmanager
+def cpu_threads(count: int | None):
+    """torch's CPU threads set to `count` (None: left as they are) while the block runs, then restored,
+    so that the next job of a sweep, or the next run in the same process, starts from the default."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def prepare(net: torch.nn.Module, hardware: DictConfig) -> None:
-    """Thread count and compilation: the settings that act on torch rather than on the Trainer."""
-    if hardware.threads:
-        torch.set_num_threads(hardware.threads)
+    """Compilation: the setting that acts on the net rather than on the Trainer."""
     if hardware.compile:
         net.compile()       # in place: parameter names, and so checkpoints, stay those of the model
 

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from archtrain.assemble import assemble
 from archtrain.distributed import check_relaunchable
 from archtrain.errors import ArchtrainError, Diverged, Stopped
-from archtrain.hardware import check_hardware, describe, prepare, trainer_arguments
+from archtrain.hardware import check_hardware, cpu_threads, describe, prepare, trainer_arguments
 from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
@@ -49,7 +49,8 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     loggers = [RunCSVLogger(run.path)]
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
-    clip = regularizer.get("grad_clip") or {}
+    # Lightning refuses Trainer-level clipping under manual optimization: such a task clips in its own step.
+    clip = (regularizer.get("grad_clip") or {}) if task.automatic_optimization else {}
     return pl.Trainer(
         **trainer_arguments(cfg.hardware), **cfg.trainer, callbacks=callbacks, logger=loggers,
         gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
@@ -146,7 +147,8 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             run.write_summary(summary)
             if not multirun:
                 console.show_config(cfg)
-        fit_and_test(cfg, run, summary, resume=resume)
+        with cpu_threads(cfg.hardware.threads):
+            fit_and_test(cfg, run, summary, resume=resume)
     except Stopped as err:
         summary.update(status="interrupted", error=f"{err}; continue with: archtrain resume={run.path}")
         code = err.exit_code

@@ -37,8 +37,10 @@ def bert_config(**knobs):
 
 
 def data(name: str, seed: int = 0, **knobs):
-    """The data module that data/<name>.yaml describes, with `knobs` on top."""
-    return build_datamodule(OmegaConf.merge(config(f"data/{name}.yaml"), knobs), seed=seed)
+    """The data module that data/<name>.yaml describes (without its defaults list), with `knobs` on top."""
+    cfg = config(f"data/{name}.yaml")
+    del cfg["defaults"]
+    return build_datamodule(OmegaConf.merge(cfg, knobs), seed=seed)
 
 
 def topic_data(train_size: int | None = 50, seed: int = 0):

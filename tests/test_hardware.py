@@ -163,3 +163,12 @@ def test_deterministic_mode_reaches_torch_and_repeats_exactly(tmp_path):
     assert runs[0]["final"] == runs[1]["final"]
     after = train(tmp_path / "after", *SMALL[:2], "trainer.max_epochs=1")
     assert after["hardware"]["deterministic"] is False      # the mode ends with its run
+
+
+def test_a_run_s_thread_count_does_not_outlive_it(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    summary = train(tmp_path / "run", *SMALL, "data=iris", f"hardware.threads={before + 1}")
+    assert summary["hardware"]["cpu_threads"] == before + 1
+    assert torch.get_num_threads() == before        # the next run in this process, or sweep job, starts afresh

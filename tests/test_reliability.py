@@ -154,3 +154,19 @@ def test_a_text_file_that_is_not_utf8_is_a_clear_error(tmp_path):
     bad.write_bytes("caf\xe9 ".encode("latin-1") * 100)
     summary = train(tmp_path / "run", "model=gpt", "data=text", f"data.path={bad}", *QUICK)
     assert summary["exit_code"] == 2 and "is not UTF-8 text" in summary["error"]
+
+
+def test_weights_that_are_no_longer_finite_are_never_saved():
+    """A step can blow up the weights while its loss, computed before the update, was finite."""
+    from types import SimpleNamespace
+
+    from archtrain.errors import Diverged
+    from archtrain.training.callbacks import DivergenceGuard
+
+    net = torch.nn.Linear(2, 2)
+    trainer = SimpleNamespace(global_step=7, current_epoch=0)
+    DivergenceGuard().on_save_checkpoint(trainer, net, {})            # finite: saved as usual
+    with torch.no_grad():
+        net.weight[0, 0] = float("inf")
+    with pytest.raises(Diverged, match="weights became non-finite by step 7"):
+        DivergenceGuard().on_save_checkpoint(trainer, net, {})

@@ -7,8 +7,8 @@ import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
+from archtrain.assemble import load_run
 from archtrain.catalog import options
-from archtrain.data import build_datamodule
 from archtrain.models import build_net
 from archtrain.schema import register
 from archtrain.training.optim import parameter_groups
@@ -19,14 +19,10 @@ register()
 
 def accuracy_on(run_dir, split: str) -> float:
     """Accuracy of the run's last weights on one split, with dropout off."""
-    cfg = OmegaConf.load(run_dir / "config.yaml")
-    data = build_datamodule(cfg.data, seed=cfg.seed)
-    net = build_net(cfg.model, data.spec)
-    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
-    net.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
-    x, y = data.splits[split]
+    parts = load_run(run_dir, checkpoint="last")
+    x, y = parts.data.splits[split]
     with torch.no_grad():
-        return (net.eval()(x).argmax(1) == y).float().mean().item()
+        return (parts.net(x).argmax(1) == y).float().mean().item()
 
 
 def test_every_optimizer_learns_digits_in_one_sweep(workdir):

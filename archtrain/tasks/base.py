@@ -127,7 +127,7 @@ class Task(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["train_loss_so_far"] = self.train_loss.state()
         checkpoint["aux_loss_so_far"] = self.train_aux_loss.state()
-        if self.spec.vocab:             # token ids mean nothing without it (transforms.LoadWeights checks it)
+        if self.spec.vocab:             # token ids (and class indices) mean nothing without it
             checkpoint["vocab"] = list(self.spec.vocab)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:

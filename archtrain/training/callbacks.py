@@ -85,7 +85,14 @@ class RichBar(RichProgressBar):
 class DivergenceGuard(pl.Callback):
     """Stops the run at the first step whose loss is not finite; no checkpoint is written after it.
     Under data parallelism the processes decide together (one small all-reduce per step), so that
-    none is left waiting for a process that has stopped."""
+    none is left waiting for a process that has stopped. A step can also blow up the weights while
+    its loss, computed before the update, was still finite: the weights are checked before each
+    checkpoint is written, so that none holds them."""
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
+            raise Diverged(f"the weights became non-finite by step {trainer.global_step} (epoch "
+                           f"{trainer.current_epoch}); the checkpoints before it are kept")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class LoadWeights:
     """Copy the net weights of a run (or .ckpt file) into the net: all of them, or with `only` the tensors
     of that module (an encoder), leaving the rest as initialized. Token ids mean nothing under another
-    vocabulary, so a checkpoint of text data must carry the same vocabulary as this data."""
+    vocabulary, so for token data the checkpoint must carry the same vocabulary as this data."""
 
     path: str | None = None
     checkpoint: str = "best"
@@ -42,10 +42,11 @@ class LoadWeights:
         weights = {name: tensor for name, tensor in stored.items() if name.startswith(prefix)}
         if not weights:
             raise ArchtrainError(f"{where}: '{path}' holds no {part} weights (no tensors named {prefix}*)")
-        if spec.vocab and vocab is None:
-            raise ArchtrainError(f"{where}: '{path}' records no vocabulary, and this data is text; give a "
+        tokens = spec.vocab_size is not None
+        if tokens and vocab is None:
+            raise ArchtrainError(f"{where}: '{path}' records no vocabulary, and this data is tokens; give a "
                                  f"checkpoint of a run on text data")
-        if spec.vocab and tuple(vocab) != tuple(spec.vocab):
+        if tokens and tuple(vocab) != tuple(spec.vocab):
             raise ArchtrainError(f"{where}: '{path}' was trained on another vocabulary than this data's "
                                  f"({len(vocab)} tokens there, {len(spec.vocab)} here); train both on data "
                                  f"with the same vocabulary")

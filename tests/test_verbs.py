@@ -5,10 +5,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from archtrain.assemble import load_run
 from archtrain.cli import VERBS, main
+from archtrain.data.images import Digits
 from conftest import QUICK, train
 
 WHOLE_TEST = [o for o in QUICK if not o.startswith("trainer.limit_test_batches")]   # eval reads every test batch
@@ -79,6 +82,30 @@ def test_predict_classifies_a_folder_of_images(runs, capsys, digit_images, name)
     assert all(0 <= int(row["class"]) < 10 and row["name"] == row["class"] and 0 < float(row["probability"]) <= 1
                for row in rows)
     assert "predictions.csv" in out
+
+
+def test_predict_standardizes_images_as_training_did(tmp_path, capsys):
+    digits = load_digits()
+    run = tmp_path / "normalized"
+    assert train(run, *QUICK, "model=mlp", "data=digits", "data.normalize=true", "trainer.max_epochs=5",
+                 "trainer.limit_train_batches=1.0")["status"] == "completed"
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, image in enumerate(digits.images[:100]):
+        Image.fromarray((image * 255 / 16).round().astype(np.uint8)).save(folder / f"{i:03}.png")
+    assert archtrain(capsys, "predict", f"run={run}", f"input={folder}")[0] == 0
+    rows = list(csv.DictReader((run / "predictions.csv").open()))
+    assert np.mean(np.array([int(row["class"]) for row in rows]) == digits.target[:100]) > 0.85
+    # the same numbers as the net on pixels scaled by the raw train split's own mean and std
+    parts = load_run(run)
+    raw = Digits(batch_size=32, val_fraction=0.1, test_fraction=0.2)
+    raw.setup()
+    pixels = torch.tensor(np.stack([np.asarray(Image.open(folder / f"{i:03}.png")) for i in range(100)]) / 255,
+                          dtype=torch.float32).unsqueeze(1)
+    scaled = (pixels - raw.splits["train"][0].mean()) / raw.splits["train"][0].std()
+    with torch.no_grad():
+        expected = parts.net(scaled).softmax(-1).max(-1).values
+    assert np.allclose([float(row["probability"]) for row in rows], expected.numpy(), atol=1e-5)
 
 
 def test_predict_forecasts_in_the_series_units(runs, capsys, tmp_path):

@@ -17,12 +17,13 @@ from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
 
-def standardize_channels(splits: dict[str, Split]) -> dict[str, Split]:
-    """Scale each channel by the train split's mean and standard deviation (all splits alike)."""
+def standardize_channels(splits: dict[str, Split]) -> tuple[dict[str, Split], tuple]:
+    """Each channel scaled by the train split's mean and standard deviation (all splits alike), and those."""
     train = splits["train"][0]
     mean = train.mean(dim=(0, 2, 3), keepdim=True)
     std = train.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-8)
-    return {name: ((x - mean) / std, y) for name, (x, y) in splits.items()}
+    scaled = {name: ((x - mean) / std, y) for name, (x, y) in splits.items()}
+    return scaled, (tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
 
 
 def split_pool(x: torch.Tensor, y: torch.Tensor, val_fraction: float, test_fraction: float,
@@ -52,11 +53,12 @@ class ImageClasses(ArrayDataModule):
 
     def describe(self, splits: dict[str, Split], classes: tuple[str, ...]) -> tuple[dict[str, Split], DataSpec]:
         """The splits (standardized when `normalize` is on) and their DataSpec; `classes` names each label."""
+        standardization = ()
         if self.normalize:
-            splits = standardize_channels(splits)
+            splits, standardization = standardize_channels(splits)
         channels, height, width = splits["train"][0].shape[1:]
-        spec = DataSpec(in_channels=channels, image_size=height,
-                        in_features=channels * height * width, num_classes=len(classes), vocab=classes)
+        spec = DataSpec(in_channels=channels, image_size=height, in_features=channels * height * width,
+                        num_classes=len(classes), vocab=classes, standardization=standardization)
         return splits, spec
 
 

@@ -2,6 +2,8 @@
 
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 # Data dimensions are passed to model constructors under these names.
 DIMENSIONS = (
     "in_features", "in_channels", "image_size", "num_classes",
@@ -23,6 +25,14 @@ class DataSpec:
     special: dict = field(default_factory=dict)   # e.g. pad, bos, eos token ids
     scale: tuple[float, float] = (0.0, 1.0)       # (mean, std) that undo a series' standardization
     autoregression: tuple[float, ...] = ()        # AR baseline: one coefficient per past step, then the intercept
+    standardization: tuple = ()                   # (means, stds) per feature or image channel that scaled the inputs
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """New raw inputs (batch, features) or (batch, channels, height, width), scaled as the data's own were."""
+        if not self.standardization:
+            return x
+        mean, std = (torch.tensor(values, dtype=x.dtype).view(-1, *[1] * (x.ndim - 2)) for values in self.standardization)
+        return (x - mean) / std
 
     def dimensions(self) -> dict[str, int]:
         """The data dimensions that are set, by their conventional names."""

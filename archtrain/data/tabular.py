@@ -8,10 +8,10 @@ from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
 
-def standardize(features: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
-    """Scale every column by the training rows' mean and standard deviation."""
+def standardize(features: torch.Tensor, train: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+    """Every column scaled by the training rows' mean and standard deviation, and those (as lists)."""
     mean, std = features[train].mean(0), features[train].std(0).clamp_min(1e-8)
-    return (features - mean) / std
+    return (features - mean) / std, (tuple(mean.tolist()), tuple(std.tolist()))
 
 
 class SklearnTable(ArrayDataModule):
@@ -32,9 +32,8 @@ class SklearnTable(ArrayDataModule):
         x = torch.tensor(table.data, dtype=torch.float32)
         y = torch.tensor(table.target, dtype=torch.long)
         parts = split_indices(len(x), self.val_fraction, self.test_fraction, self.seed)
-        x = standardize(x, parts["train"])
-        spec = DataSpec(in_features=x.shape[1],
-                        num_classes=int(y.max()) + 1)
+        x, standardization = standardize(x, parts["train"])
+        spec = DataSpec(in_features=x.shape[1], num_classes=int(y.max()) + 1, standardization=standardization)
         return {k: (x[i], y[i]) for k, i in parts.items()}, spec
 
 

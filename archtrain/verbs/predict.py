@@ -70,7 +70,7 @@ def classes(parts, x, names: list[str]) -> list[dict]:
 
 
 def classify_rows(parts, source: Path) -> list[dict]:
-    """Feature rows of a CSV file, standardized as the run's training data was."""
+    """Feature rows of a CSV file, standardized as the run's training data was (DataSpec.standardize)."""
     import torch
 
     from archtrain.verbs.inputs import read_numbers
@@ -79,48 +79,17 @@ def classify_rows(parts, source: Path) -> list[dict]:
     features = parts.data.spec.in_features
     if rows.shape[1] != features:
         raise ArchtrainError(f"input={source}: rows of {rows.shape[1]} numbers, and the run reads {features} features")
-    return classes(parts, standardized_rows(parts.data, rows), [str(i) for i in range(len(rows))])
-
-
-def standardized_rows(data, rows):
-    """`rows` scaled as SklearnTable scaled its training rows. It keeps no mean or std, so they come
-    from its raw table cut into the same train split (same fractions and seed) through its own
-    `standardize`. The other vector data modules do not standardize."""
-    import torch
-
-    from archtrain.data.base import split_indices
-    from archtrain.data.tabular import SklearnTable, standardize
-
-    if not isinstance(data, SklearnTable):
-        return rows
-    table = torch.tensor(SklearnTable.LOADERS[data.table]().data, dtype=torch.float32)
-    train = table[split_indices(len(table), data.val_fraction, data.test_fraction, data.seed)["train"]]
-    return standardize(torch.cat([train, rows]), torch.arange(len(train)))[len(train):]
+    return classes(parts, parts.data.spec.standardize(rows), [str(i) for i in range(len(rows))])
 
 
 def classify_images(parts, source: Path) -> list[dict]:
-    """An image file or a folder of them, read as the run's images were."""
+    """An image file or a folder of them, read and standardized as the run's images were."""
     from archtrain.verbs.inputs import InputImages
 
     spec = parts.data.spec
     reader = InputImages(spec.image_size, spec.in_channels)
     files = reader.files(source)
-    return classes(parts, standardized_images(parts.cfg, reader.read(files)), [str(f) for f in files])
-
-
-def standardized_images(cfg, images):
-    """`images` standardized per channel as the run's were with data.normalize=true: by the mean and
-    std of its train split, read again without normalization."""
-    from omegaconf import OmegaConf
-
-    from archtrain.data import build_datamodule
-    from archtrain.data.images import standardize_channels
-
-    if not cfg.data.get("normalize"):
-        return images
-    raw = build_datamodule(OmegaConf.merge(cfg.data, {"normalize": False}), seed=cfg.seed)
-    raw.setup()
-    return standardize_channels({"train": raw.splits["train"], "input": (images, None)})["input"][0]
+    return classes(parts, spec.standardize(reader.read(files)), [str(f) for f in files])
 
 
 def forecast(parts, source: Path) -> list[dict]:

@@ -147,3 +147,12 @@ def test_every_dataset_picks_a_task_and_the_command_line_wins():
     assert config("model=gpt").task.name == "language_model"
     assert config("model=lstm", "data=waveforms").task.name == "classify"
     assert config("model=lstm", "data=adding", "task=regress").task.name == "regress"
+
+
+def test_a_model_can_pin_its_task_and_a_task_needing_a_head_refuses_a_model_without_one():
+    from archtrain.models import build_net
+
+    assert config("model=gan_mlp", "data=moons").task.name == "gan"       # the model's choice beats the data's
+    cfg = config("model=gan_mlp", "data=iris", "task=classify")
+    with pytest.raises(ArchtrainError, match="model=gan_mlp has no output head"):
+        build_net(cfg.model, DataSpec(in_features=4, num_classes=3), Classify.head(DataSpec(num_classes=3)))

@@ -149,6 +149,14 @@ def test_export_matches_pytorch(runs, capsys, name, format):
     assert (runs / name / "export" / files[format]).is_file()
 
 
+def test_a_gan_exports_its_generator_which_maps_noise_to_points(tmp_path, capsys):
+    run = tmp_path / "gan"
+    assert train(run, *QUICK, "model=gan_mlp", "hardware.threads=1")["status"] == "completed"
+    code, out, err = archtrain(capsys, "export", f"run={run}", "format=onnx")
+    assert code == 0, err
+    assert float(out.rsplit(":", 1)[1]) < 1e-4
+
+
 def test_list_runs_shows_every_run(runs, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     code, out, err = archtrain(capsys, "list", "runs", str(runs))

@@ -42,6 +42,9 @@ def build_net(cfg: DictConfig, spec: DataSpec, head: Head | None = None, overrid
 
 def head_arguments(cfg: DictConfig, head: Head, accepted: set[str]) -> dict:
     """The constructor arguments that size the model's head to `head`."""
+    if not issubclass(get_class(cfg._target_), Network):
+        raise ArchtrainError(f"model={cfg.name} has no output head, which this task needs; its config names "
+                             f"the task it is made for (archtrain model={cfg.name} without task=)")
     kwargs = {"num_classes": head.outputs} if "num_classes" in accepted else {}
     if "per_step" in accepted:
         kwargs["per_step"] = head.per_step

@@ -1,5 +1,6 @@
 """archtrain export: a run's net as ONNX, TorchScript or an ExportedProgram, checked against PyTorch."""
 
+import re
 from pathlib import Path
 
 from archtrain.errors import ArchtrainError
@@ -54,7 +55,8 @@ def run(arguments: list[str]) -> None:
 
 
 def first_line(err: Exception) -> str:
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    """The exporter's message in one line, without the terminal colours torch.onnx puts in it."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(err).splitlines() if line.strip()]
     return lines[0] if lines else type(err).__name__
 
 

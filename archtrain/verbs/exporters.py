@@ -1,6 +1,7 @@
 """The export formats: how each writes a net to a file, and how the file is run again to check it.
 `load` returns a callable that takes the net's input tensors and returns its output as a tensor."""
 
+import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +15,21 @@ class Exporter:
     load: Callable[[Path], Callable]
 
 
-def batch_dimension(inputs: tuple) -> tuple:
-    """torch.export's dynamic shapes for `forward(*inputs)`: the first dimension of every input."""
+def batch_dimension(net, inputs: tuple) -> tuple:
+    """torch.export's dynamic shapes for `net(*inputs)`: the first dimension of every input, nested
+    once more where forward gathers its inputs as *inputs (the zoo's Network) than where it names them."""
     from torch.export import Dim
 
-    return (tuple({0: Dim.AUTO} for _ in inputs),)
+    batch = tuple({0: Dim.AUTO} for _ in inputs)
+    gathered = any(p.kind is p.VAR_POSITIONAL for p in inspect.signature(net.forward).parameters.values())
+    return (batch,) if gathered else batch
 
 
 def save_onnx(net, inputs: tuple, path: Path) -> None:
     import torch
 
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)     # e.g. "torchvision is not installed"
-    torch.onnx.export(net, inputs, str(path), dynamo=True, dynamic_shapes=batch_dimension(inputs),
+    torch.onnx.export(net, inputs, str(path), dynamo=True, dynamic_shapes=batch_dimension(net, inputs),
                       verbose=False)
 
 
@@ -53,7 +57,7 @@ def load_torchscript(path: Path) -> Callable:
 def save_exported_program(net, inputs: tuple, path: Path) -> None:
     import torch
 
-    torch.export.save(torch.export.export(net, inputs, dynamic_shapes=batch_dimension(inputs)), str(path))
+    torch.export.save(torch.export.export(net, inputs, dynamic_shapes=batch_dimension(net, inputs)), str(path))
 
 
 def load_exported_program(path: Path) -> Callable:

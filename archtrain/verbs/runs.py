@@ -49,5 +49,13 @@ def split_tensors(parts, split: str) -> tuple:
 
 
 def net_inputs(parts, batch: tuple) -> tuple:
-    """What the net's forward takes from a batch: (src, tgt) for pairs, the first tensor otherwise."""
+    """What the net's forward takes for a batch: (src, tgt) for pairs, noise for a generator (as many
+    examples, drawn with the run's seed), the first tensor otherwise."""
+    import torch
+
+    from archtrain.models.gan import Adversarial
+
+    if isinstance(parts.net, Adversarial):
+        noise = torch.Generator().manual_seed(parts.cfg.seed)
+        return (torch.randn(len(batch[0]), parts.net.latent_size, generator=noise),)
     return tuple(batch[:2]) if parts.cfg.data.modality == "pairs" else tuple(batch[:1])

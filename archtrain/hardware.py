@@ -40,10 +40,13 @@ def check_hardware(hardware: DictConfig) -> None:
                              "use 16-mixed")
 
 
-def trainer_arguments(hardware: DictConfig) -> dict:
-    """The hardware config as keyword arguments of lightning.pytorch.Trainer."""
+def trainer_arguments(hardware: DictConfig, unused_parameters: bool = False) -> dict:
+    """The hardware config as keyword arguments of lightning.pytorch.Trainer. With `unused_parameters`
+    (a task whose backward passes each leave some parameters out, as a GAN's do), DDP looks for them."""
     arguments = {k: v for k, v in hardware.items() if k not in OWN_KEYS}
     arguments["precision"] = precision(hardware.precision)
+    if unused_parameters and arguments["strategy"] == "ddp":
+        arguments["strategy"] = "ddp_find_unused_parameters_true"
     return arguments
 
 

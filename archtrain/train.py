@@ -52,7 +52,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     # Lightning refuses Trainer-level clipping under manual optimization: such a task clips in its own step.
     clip = (regularizer.get("grad_clip") or {}) if task.automatic_optimization else {}
     return pl.Trainer(
-        **trainer_arguments(cfg.hardware), **cfg.trainer, callbacks=callbacks, logger=loggers,
+        **trainer_arguments(cfg.hardware, task.unused_parameters), **cfg.trainer, callbacks=callbacks, logger=loggers,
         gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
         plugins=[SafeCheckpointIO()],

@@ -60,6 +60,7 @@ class Task(pl.LightningModule):
     monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
     requires: tuple[str, ...] = ()          # the DataSpec fields this objective reads
     cross_entropy = False                   # a cross-entropy objective (label smoothing applies)
+    unused_parameters = False               # a backward pass leaves some parameters out (DDP must look for them)
 
     @classmethod
     def head(cls, spec: DataSpec) -> Head | None:

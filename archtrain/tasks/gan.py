@@ -25,6 +25,7 @@ class GanTask(Task):
 
     monitor, mode = "val/mmd", "min"
     automatic_optimization = False
+    unused_parameters = True    # the discriminator's backward leaves the generator out
     SCORING_SEED = 0            # the noise that validation and test generate from
 
     @classmethod

@@ -1,9 +1,24 @@
 """Checks of a composed config that need no torch: they run in the CLI before anything starts."""
 
-from omegaconf import DictConfig
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
 
-from archtrain.catalog import fitting_data
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from archtrain.catalog import fitting_data, options
 from archtrain.errors import ArchtrainError
+
+# The groups every run needs: deleting one (`~model`) leaves nothing to train.
+REQUIRED_GROUPS = ("model", "data", "task", "optim", "hardware")
+# The groups whose options are free-form: their knobs are checked by name (KNOB_RULES) and by the
+# type of the value the option ships with (check_types).
+KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer")
+MAX_SEED = 2**32 - 1                      # Lightning's seed_everything takes a uint32
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla")
 
 
 def check_fit(cfg: DictConfig) -> None:
@@ -20,23 +35,210 @@ def check_fit(cfg: DictConfig) -> None:
 
 
 def check_values(cfg: DictConfig) -> None:
-    """Stop on values outside their range, e.g. a negative learning rate or a batch size of zero."""
-    rules = [
-        ("optim.lr", cfg.optim.get("lr"), lambda v: v > 0, "must be positive"),
-        ("data.batch_size", cfg.data.get("batch_size"), lambda v: v >= 1, "must be at least 1"),
-        ("trainer.max_epochs", cfg.trainer.max_epochs, lambda v: v >= 1 or v == -1, "must be at least 1 (or -1)"),
-        ("trainer.accumulate_grad_batches", cfg.trainer.accumulate_grad_batches, lambda v: v >= 1, "must be at least 1"),
-        ("checkpoint.every_n_steps", cfg.checkpoint.every_n_steps, lambda v: v >= 1, "must be at least 1"),
-        ("hardware.threads", cfg.hardware.threads, lambda v: v >= 1, "must be at least 1"),
-        ("task.mask_rate", cfg.task.get("mask_rate"), lambda v: 0 < v < 1, "must be between 0 and 1"),
-        ("task.sample_length", cfg.task.get("sample_length"), lambda v: v >= 0, "must be at least 0"),
-    ]
-    rules += [(f"data.{name}", cfg.data.get(name), lambda v: 0 <= v < 1, "must be in [0, 1)")
-              for name in ("val_fraction", "test_fraction")]
-    for key, value, ok, rule in rules:
-        if value is not None and not isinstance(value, bool) and isinstance(value, (int, float)) and not ok(value):
-            raise ArchtrainError(f"{key}={value}: {rule}")
+    """Stop on a missing group, an interpolation that cannot resolve, or a value outside its range
+    (a negative learning rate, a batch size of zero, a seed Lightning cannot take...)."""
+    check_groups(cfg)
+    check_resolvable(cfg)
+    for key, rule in FIXED_RULES.items():
+        check_rule(key, OmegaConf.select(cfg, key), rule)
+    for key, value in knobs(cfg):
+        rule = KNOB_RULES.get(key.rsplit(".", 1)[-1])
+        if rule and is_number(value):
+            check_rule(key, value, rule)
     precision(cfg.hardware.precision)
+
+
+def check_groups(cfg: DictConfig) -> None:
+    for group in REQUIRED_GROUPS:
+        if not cfg.get(group):
+            raise ArchtrainError(f"a run needs a {group}; ~{group} removes it, {group}=<option> picks another: "
+                                 f"{', '.join(options(group))}")
+
+
+def check_resolvable(cfg: DictConfig) -> None:
+    """Every ${...} outside Hydra's own node resolves (Hydra resolves its node itself)."""
+    ours = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    try:
+        OmegaConf.to_container(ours, resolve=True)
+    except OmegaConfBaseException as err:
+        raise ArchtrainError(f"{err.full_key}: {err.msg.splitlines()[0]}") from None
+
+
+def knobs(cfg: DictConfig) -> list[tuple[str, object]]:
+    """(dotted key, value) for every leaf of the free-form groups."""
+    leaves = []
+
+    def walk(node, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, DictConfig):
+                walk(value, f"{prefix}{key}.")
+            else:
+                leaves.append((f"{prefix}{key}", value))
+
+    for group in KNOB_GROUPS:
+        if isinstance(cfg.get(group), DictConfig):
+            walk(cfg[group], f"{group}.")
+    return leaves
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_rule(key: str, value, rule: tuple) -> None:
+    ok, text = rule
+    if is_number(value) and not math.isfinite(value):
+        text = "must be a finite number"
+    if value is not None and not ok(value):
+        raise ArchtrainError(f"{key}={value}: {text}")
+
+
+def count(least: int, or_minus_one: bool = False) -> tuple:
+    """A rule for an integer of at least `least` (or -1, Lightning's 'no limit')."""
+    text = f"must be an integer of at least {least}" + (" (or -1)" if or_minus_one else "")
+    return (lambda v: is_count(v) and (v >= least or (or_minus_one and v == -1))), text
+
+
+def batch_limit(least_count: int) -> tuple:
+    """Lightning's limit_*_batches: a count of batches or a fraction of them."""
+    def ok(v) -> bool:
+        return (is_count(v) and v >= least_count) or (isinstance(v, float) and 0 < v <= 1)
+    return ok, f"must be a count of batches (at least {least_count}) or a fraction in (0, 1]"
+
+
+def devices_ok(v) -> bool:
+    """'auto', a count, -1 (every GPU) or a list of GPU ids."""
+    if isinstance(v, ListConfig | list):
+        return len(v) > 0 and all(is_count(i) and i >= 0 for i in v) and len(set(v)) == len(v)
+    return v == "auto" or (is_count(v) and (v >= 1 or v == -1))
+
+
+def finite(ok: Callable) -> Callable:
+    return lambda v: is_number(v) and math.isfinite(v) and ok(v)
+
+
+POSITIVE = (finite(lambda v: v > 0), "must be positive")
+AT_LEAST_ONE = (finite(lambda v: v >= 1), "must be at least 1")
+NON_NEGATIVE = (finite(lambda v: v >= 0), "must be at least 0")
+FRACTION = (finite(lambda v: 0 <= v < 1), "must be in [0, 1)")
+FIXED_RULES = {
+    "seed": ((lambda v: is_count(v) and 0 <= v <= MAX_SEED), f"must be an integer from 0 to {MAX_SEED} (2**32 - 1)"),
+    "trainer.max_epochs": count(1, or_minus_one=True),
+    "trainer.max_steps": count(1, or_minus_one=True),
+    "trainer.limit_train_batches": batch_limit(1),
+    "trainer.limit_val_batches": batch_limit(0),
+    "trainer.limit_test_batches": batch_limit(0),
+    "trainer.check_val_every_n_epoch": count(1),
+    "trainer.accumulate_grad_batches": count(1),
+    "checkpoint.every_n_steps": count(1),
+    "hardware.accelerator": ((lambda v: v in ACCELERATORS), f"choose from {', '.join(ACCELERATORS)}"),
+    "hardware.devices": (devices_ok, "must be a count (at least 1), -1 (every GPU), a list of GPU ids or auto"),
+    "hardware.num_nodes": count(1),
+    "hardware.threads": count(1),
+}
+# Knobs of the free-form groups, by name wherever they appear (model.width, data.batch_size, ...).
+# Only names whose meaning is the same in every option that has them; the rest are left to the
+# constructor that takes them.
+KNOB_RULES = {
+    **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor"), POSITIVE),
+    **dict.fromkeys(("hidden", "hidden_size", "d_model", "num_heads", "ff_mult", "channels", "image_size",
+                     "patch_size", "kernel_size", "growth_rate", "latent_size", "bottleneck", "fires", "beam_size",
+                     "batch_size", "seq_len", "window", "horizon", "samples", "length", "symbols", "modes",
+                     "max_len", "min_len", "eval_size", "train_size", "samples_per_epoch", "stride", "max_iter",
+                     "history_size", "step_size", "discriminator_steps"), AT_LEAST_ONE),
+    **dict.fromkeys(("depth", "num_layers", "encoder_layers", "decoder_layers", "levels", "moe_experts",
+                     "warmup_steps", "sample_length", "top_k", "patience", "l1", "noise", "std", "radius",
+                     "momentum", "min_delta"), NON_NEGATIVE),
+    **dict.fromkeys(("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction",
+                     "test_fraction", "pct_start"), FRACTION),
+    "mask_rate": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
+}
+
+
+def check_types(cfg: DictConfig, shipped: DictConfig, keys: list[str]) -> None:
+    """Each key a user sets keeps the type of the value its config ships with (`model.width: 256`
+    takes integers, `optim.lr: 0.001` numbers; a key shipped as null takes anything), and every
+    number is finite. tests/test_bad_input.py checks that the shipped values have their
+    constructors' annotated types, so that the shipped value is a sound declaration."""
+    for key in keys:
+        value = OmegaConf.select(cfg, key, throw_on_missing=False)
+        problem = type_problem(OmegaConf.select(shipped, key, throw_on_missing=False), value)
+        if problem:
+            shown = OmegaConf.to_container(value) if OmegaConf.is_config(value) else value
+            raise ArchtrainError(f"{key}={shown}: {problem}")
+
+
+TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def type_problem(shipped, value) -> str | None:
+    """What is wrong with `value` where the option ships `shipped` (None: nothing)."""
+    if is_number(value) and not math.isfinite(value):
+        return "must be a finite number"
+    if shipped is None or value is None:
+        return None
+    if isinstance(shipped, ListConfig):
+        if not isinstance(value, ListConfig):
+            return "must be a list"
+        homogeneous = len({type(item) for item in shipped}) == 1
+        problems = [type_problem(shipped[0], item) for item in value] if homogeneous else []
+        return next(filter(None, problems), None)
+    if isinstance(shipped, DictConfig):
+        return None if isinstance(value, DictConfig) else "must be a mapping"
+    expected = type(shipped)
+    fits = is_number(value) if expected is float else (type(value) is expected)
+    return None if fits else f"must be {TYPE_NAMES.get(expected, expected.__name__)}"
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_cpu_devices(devices) -> None:
+    """A CPU run starts one process per device: a count of processes this machine has cores for."""
+    if devices == "auto":
+        return
+    if not is_count(devices) or devices < 1:
+        raise ArchtrainError(f"hardware.devices={devices}: on the CPU devices is a number of processes (at least 1)")
+    cores = usable_cores()
+    if devices > cores:
+        raise ArchtrainError(f"hardware.devices={devices}: this machine has {cores} CPU core(s), "
+                             f"so at most {cores} processes can train on the CPU")
+
+
+def check_machine(hardware: DictConfig) -> None:
+    """What can be known about the machine without torch: the CPU's cores for a CPU run."""
+    if hardware.accelerator == "cpu":
+        check_cpu_devices(hardware.devices)
+
+
+def check_output_folder(key: str, setting: str) -> None:
+    """The folder that Hydra's `key` (hydra.run.dir, hydra.sweep.dir) makes can be made: the part of
+    its `setting` before the first ${...} is fixed, and its nearest existing folder is tried by
+    making and removing a temporary folder in it."""
+    fixed = setting.split("${")[0]
+    path = Path(fixed if "${" not in setting or fixed.endswith("/") else Path(fixed).parent).expanduser()
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        raise ArchtrainError(f"{key}={setting}: {existing} is a file, so no folder can be made under it")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".archtrain-probe-", dir=existing))
+    except OSError as err:
+        raise ArchtrainError(f"{key}={setting}: cannot make a folder in {existing} ({err.strerror})") from None
+
+
+def check_resume_path(value: str) -> None:
+    """resume= names a run directory: not nothing, and not a file (a checkpoint names its run)."""
+    if not value:
+        raise ArchtrainError("resume= needs a run directory, e.g. resume=outputs/runs/<date>/<time>_<model>-<data>")
+    path = Path(value).expanduser()
+    if path.is_file():
+        hint = f" (this checkpoint's run: resume={path.parent.parent})" if path.parent.name == "checkpoints" else ""
+        raise ArchtrainError(f"resume={value} is a file; resume= takes a run directory{hint}")
 
 
 PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")

@@ -14,13 +14,16 @@ from pathlib import Path
 import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import options
-from archtrain.checks import check_fit, check_values
+from archtrain.catalog import CONF, options
+from archtrain.checks import (check_fit, check_machine, check_output_folder, check_resume_path, check_types,
+                              check_values)
 from archtrain.distributed import distributed_job, joined_job, launcher_overrides
 from archtrain.errors import ArchtrainError
+from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
 from archtrain.schema import register as register_schema
+from archtrain.signals import recording
 
 # The verbs that act on runs: name -> module with USAGE and run(arguments) (see archtrain/verbs).
 VERBS = {
@@ -75,18 +78,22 @@ def main(argv: list[str] | None = None) -> None:
         print(usage())
         return
     multirun = "-m" in flags or "--multirun" in flags
+    info_only = any(f.split("=")[0] in INFO_FLAGS for f in flags)     # Hydra prints and runs no job
+    register_run_dir_resolver(create=not info_only)
     resume_overrides: list[str] = []
     try:
         resume = next((o.split("=", 1)[1].strip("'\"") for o in overrides if o.startswith("resume=")), None)
-        if resume:
+        if resume is not None:
+            check_resume_path(resume)
             overrides, resume_overrides = resume_arguments(resume, overrides, multirun)
-        elif not any(f.split("=")[0] in INFO_FLAGS for f in flags):
+        elif not info_only:
             check_overrides(overrides, multirun)
         overrides += launcher_overrides(overrides, multirun)
     except ArchtrainError as err:
         refuse(err)
     sys.argv = [sys.argv[0], *flags, *overrides]
-    run_hydra(resume_overrides)
+    with recording():                           # SIGINT and SIGTERM stop the run where it can resume
+        run_hydra(resume_overrides)
 
 
 def run_verb(name: str, arguments: list[str]) -> None:
@@ -153,6 +160,7 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
     hydra_own = [o for o in extra if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     extra = [o for o in extra if o not in hydra_own]
     run.load_config(extra)                      # refuse a bad override before anything is written
+    run.check_unlocked()                        # refuse a run that another process trains in
     hydra_args = [f"resume='{run.path}'", f"hydra.run.dir='{run.path}'", "hydra.output_subdir=null", *hydra_own]
     return hydra_args, extra
 
@@ -160,20 +168,44 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
 def check_overrides(overrides: list[str], multirun: bool) -> None:
     """Compose every job's config before anything runs, so that a bad override is one line.
 
-    A single run also stops here if its model and data do not fit; in a sweep such a pair is
-    one failed job among the others.
+    Each job's values are checked for range, and each key it sets for the type of the value its
+    config ships with (composed from the job's group choices alone). A single run also stops here
+    if its model and data do not fit; in a sweep such a pair is one failed job among the others.
     """
+    jobs = sweep_jobs(overrides) if multirun else [overrides]
     try:
         with initialize_config_module("archtrain.conf", version_base="1.3"):
-            configs = [compose("config", overrides=job) for job in sweep_jobs(overrides)] if multirun \
-                else [compose("config", overrides=overrides)]
+            configs = [compose("config", overrides=job, return_hydra_config=True) for job in jobs]
+            shipped = {choices: compose("config", overrides=list(choices))
+                       for choices in {tuple(group_choices(job)) for job in jobs}}
     except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
         cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
         raise ArchtrainError(one_line(str(err)) + cause) from err
-    for cfg in configs:
+    for job, cfg in zip(jobs, configs):
         check_values(cfg)
+        check_run_name(cfg)
+        check_types(cfg, shipped[tuple(group_choices(job))], value_keys(job))
+        check_machine(cfg.hardware)
+    key = "sweep" if multirun else "run"
+    check_output_folder(f"hydra.{key}.dir", OmegaConf.to_container(configs[0].hydra[key])["dir"])
     if not multirun:
         check_fit(configs[0])
+
+
+def is_group(key: str) -> bool:
+    """Whether an override's key names a config group (model, hydra/launcher) rather than a value."""
+    return "/" in key or (CONF / key).is_dir()
+
+
+def group_choices(job: list[str]) -> list[str]:
+    """The overrides of a job that choose, add or delete config group options."""
+    return [o.input_line for o in OverridesParser.create().parse_overrides(job) if is_group(o.key_or_group)]
+
+
+def value_keys(job: list[str]) -> list[str]:
+    """The keys whose values a job sets, Hydra's own aside."""
+    return [o.key_or_group for o in OverridesParser.create().parse_overrides(job)
+            if not is_group(o.key_or_group) and not o.key_or_group.startswith("hydra.")]
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
@@ -207,7 +239,10 @@ def run_hydra(resume_overrides: list[str]) -> None:
 
         hydra_cfg = HydraConfig.get()
         run_dir = Path(hydra_cfg.runtime.output_dir)
-        with distributed_job(run_dir, list(hydra_cfg.overrides.task)):
-            return run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+        try:
+            with RunDir(run_dir).training(), distributed_job(run_dir, list(hydra_cfg.overrides.task)):
+                return run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+        except ArchtrainError as err:           # another process trains in run_dir (run_job reports its own)
+            refuse(err)
 
     job()

@@ -1,7 +1,9 @@
 """One run directory for all the processes of a distributed job.
 
-Hydra names a run's directory by the time it starts, so every process that composes the
-config on its own would make its own directory: the known Hydra + Lightning trap. Two cases:
+A run's directory is named by the time it starts and claimed by the process that composes its
+config (`runs.new_dir`: a name taken by another run gets -2), so every process that composed
+the config on its own would claim a directory of its own: the known Hydra + Lightning trap.
+Two cases:
 
 - Lightning's DDP launcher re-runs the command line once per extra device. Rank 0 hands its
   processes the exact job they join (its overrides and directory) through an environment
@@ -9,7 +11,8 @@ config on its own would make its own directory: the known Hydra + Lightning trap
 - An outside launcher (torchrun, SLURM's srun) starts every process at once. Their directory
   is named by the launcher's job id, which all of them share, instead of by the clock.
 
-Only rank 0 writes the config, the metrics, checkpoints and the summary.
+Only rank 0 writes the config, the metrics, checkpoints and the summary, and holds the
+run's lock (`RunDir.training`).
 """
 
 import json

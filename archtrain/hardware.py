@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import torch
 from omegaconf import DictConfig
 
-from archtrain.checks import precision
+from archtrain.checks import check_cpu_devices, precision
 from archtrain.errors import ArchtrainError
 
 # The keys of the hardware config that are not Lightning Trainer arguments.
@@ -29,6 +29,8 @@ def check_hardware(hardware: DictConfig) -> None:
     if on_gpu and isinstance(hardware.devices, int) and hardware.devices > torch.cuda.device_count():
         raise ArchtrainError(f"hardware.devices={hardware.devices}, but this machine has "
                              f"{torch.cuda.device_count()} GPU(s)")
+    if not on_gpu:
+        check_cpu_devices(hardware.devices)
     name = precision(hardware.precision)
     if not on_gpu and name == "16-mixed":
         raise ArchtrainError("hardware.precision=16-mixed needs a GPU; on the CPU use bf16-mixed")

@@ -1,5 +1,6 @@
 """One training run: data, model, task and trainer meet here and nowhere else."""
 
+import contextlib
 import os
 import signal
 import time
@@ -21,7 +22,7 @@ from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import Task
-from archtrain.training.callbacks import DivergenceGuard, RichBar, RunState, StopOnSignal
+from archtrain.training.callbacks import DivergenceGuard, LastCheckpoint, RichBar, RunState, StopOnSignal
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
@@ -32,7 +33,8 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     regularizer = regularizers(cfg)
     callbacks = [
         ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor=task.monitor, mode=task.mode,
-                        save_last=True, enable_version_counter=False),
+                        enable_version_counter=False),
+        LastCheckpoint(run.last_checkpoint),     # at every epoch's end and at the end of training
         RunState(OmegaConf.to_container(cfg, resolve=True)),
         DivergenceGuard(),
         StopOnSignal(run.last_checkpoint),
@@ -86,12 +88,10 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
         check_relaunchable()
 
     fit_start = time.perf_counter()
-    stopper = next(c for c in trainer.callbacks if isinstance(c, StopOnSignal))
     try:
-        trainer.fit(task, datamodule=data, ckpt_path=str(run.resume_checkpoint()) if resume else None)
+        trainer.fit(task, datamodule=data, ckpt_path=str(run.resume_checkpoint(task.state_dict())) if resume else None)
     except SIGTERMException:  # Lightning's handler, in the moments before training starts
         raise Stopped("SIGTERM received before training started", signal.SIGTERM) from None
-    stopper.stop_if_signalled(trainer)          # a signal during the last validation
     fit_s = time.perf_counter() - fit_start
     final = _numbers(trainer.callback_metrics)
     checkpoint = trainer.checkpoint_callback
@@ -159,7 +159,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
         summary.update(status="failed", error=str(err))
         code = err.exit_code
     except Exception as err:  # a bug, not a user error: keep the trace in train.log, show one line
-        with open(run.log, "a", encoding="utf-8") as handle:
+        with contextlib.suppress(OSError), open(run.log, "a", encoding="utf-8") as handle:   # a full disk refuses it
             traceback.print_exc(file=handle)
         first_line = next(iter(str(err).strip().splitlines()), "")
         summary.update(status="failed", error=f"{type(err).__name__}: {first_line}".rstrip(": "))
@@ -167,7 +167,10 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
         if _debugging():
             raise
     if main_process:
-        run.write_summary(summary)
+        try:
+            run.write_summary(summary)
+        except OSError as err:  # a full disk: the console is the only record left
+            code, summary["error"] = code or 1, _unrecorded(run, summary, err)
         if code:
             console.show_error(summary["error"], run.path)
         elif multirun:
@@ -177,6 +180,12 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
     if code and not multirun:
         raise SystemExit(code)
     return summary
+
+
+def _unrecorded(run: RunDir, summary: dict, err: OSError) -> str:
+    """The line that stands for a summary.json that could not be written: how the run ended, and why."""
+    ended = f"{summary['status']} ({summary['error']})" if summary.get("error") else summary["status"]
+    return f"cannot write {run.summary} ({err.strerror}); the run ended {ended}"
 
 
 def _debugging() -> bool:

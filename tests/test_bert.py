@@ -5,6 +5,7 @@ import statistics
 import pytest
 import torch
 import torch.nn.functional as F
+from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 from archtrain.catalog import CONF
@@ -14,6 +15,7 @@ from archtrain.data.encoder_text import CLS, MASK, PAD, UNK
 from archtrain.errors import ArchtrainError
 from archtrain.models import build_net
 from archtrain.report.plots import read_epoch_metrics
+from archtrain.schema import register
 from archtrain.tasks.masked_lm import IGNORE, MaskedLM, mask_tokens, masked_cross_entropy
 from archtrain.training.transforms import LoadWeights
 from conftest import QUICK, resume, train
@@ -148,13 +150,20 @@ def test_train_size_draws_that_many_labelled_windows_by_seed():
     assert torch.equal(a["test"][0], c["test"][0]), "the test set depends on the seed"
 
 
+def run_config(model: str, data: str):
+    """The composed config of `archtrain model=<model> data=<data>` (the data brings its task)."""
+    register()
+    with initialize_config_module("archtrain.conf", version_base="1.3"):
+        return compose("config", overrides=[f"model={model}", f"data={data}"])
+
+
 def test_only_bert_reads_the_encoder_data():
     for data in ("masked_text", "topics"):
-        check_fit(config("model/bert.yaml"), config(f"data/{data}.yaml"))
+        check_fit(run_config("bert", data))
         with pytest.raises(ArchtrainError, match="model=gpt reads text data"):
-            check_fit(config("model/gpt.yaml"), config(f"data/{data}.yaml"))
+            check_fit(run_config("gpt", data))
     with pytest.raises(ArchtrainError, match="data that fits: masked_text, topics"):
-        check_fit(config("model/bert.yaml"), config("data/text.yaml"))
+        check_fit(run_config("bert", "text"))
 
 
 # pretraining

@@ -91,7 +91,7 @@ def test_a_damaged_last_checkpoint_falls_back_to_an_intact_one(tmp_path):
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])       # truncated
     summary = resume(tmp_path / "run", "trainer.max_epochs=4")
     assert summary["status"] == "completed" and summary["epochs"] == 4
-    assert torch.load(last, weights_only=True)["epoch"] == 3              # rewritten whole
+    assert torch.load(last, weights_only=True)["epoch"] == 4              # rewritten whole, at the run's end
 
 
 class Payload:
@@ -164,7 +164,7 @@ def test_weights_that_are_no_longer_finite_are_never_saved():
     from archtrain.training.callbacks import DivergenceGuard
 
     net = torch.nn.Linear(2, 2)
-    trainer = SimpleNamespace(global_step=7, current_epoch=0)
+    trainer = SimpleNamespace(global_step=7, current_epoch=0, checkpoint_callbacks=[])
     DivergenceGuard().on_save_checkpoint(trainer, net, {})            # finite: saved as usual
     with torch.no_grad():
         net.weight[0, 0] = float("inf")

@@ -1,5 +1,6 @@
 """In-memory datasets as a LightningDataModule with fast, resumable batching."""
 
+from pathlib import Path
 from typing import Callable, Iterator
 
 import lightning.pytorch as pl
@@ -10,6 +11,16 @@ from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
 Split = tuple[torch.Tensor, ...]
+
+
+def data_file(path: str | None, expects: str) -> Path:
+    """`data.path` as an existing file; otherwise one line saying what is there and what `expects`."""
+    file = Path(path or "").expanduser()
+    if path and file.is_dir():
+        raise ArchtrainError(f"data.path: '{file}' is a folder, not a file ({expects})")
+    if not path or not file.is_file():
+        raise ArchtrainError(f"data.path: no such file '{path}' ({expects})")
+    return file
 
 
 class TensorBatches(Dataset):

@@ -227,6 +227,8 @@ class ImageFolder(ImageFiles):
         classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not classes:
             raise self.fail(folder, "no class folders")
+        if len(classes) == 1:
+            raise self.fail(folder, f"only one class folder ({classes[0]}), and a classifier needs two or more")
         files, labels = [], []
         for label, name in enumerate(classes):
             images = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in self.EXTENSIONS and p.is_file())

@@ -1,10 +1,8 @@
 """Time series: sliding windows of past values, and the values that follow them."""
 
-from pathlib import Path
-
 import torch
 
-from archtrain.data.base import ArrayDataModule, split_indices
+from archtrain.data.base import ArrayDataModule, data_file, split_indices
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
@@ -91,11 +89,10 @@ class CsvSeries(SeriesDataModule):
     def raw_series(self) -> torch.Tensor:
         import pandas as pd
 
-        if not self.path or not Path(self.path).is_file():
-            raise ArchtrainError(f"data.path: no such file '{self.path}' (data=csv_series reads a CSV file "
-                                 "with a header row; name the column with data.column=)")
+        file = data_file(self.path, "data=csv_series reads a CSV file with a header row; "
+                                    "name the column with data.column=")
         try:
-            frame = pd.read_csv(self.path)
+            frame = pd.read_csv(file)
         except Exception as err:  # pandas raises several parser errors
             raise ArchtrainError(f"data.path: '{self.path}' is not a readable CSV file ({err})") from None
         if self.column not in frame:

@@ -1,10 +1,8 @@
 """Character-level text for language models."""
 
-from pathlib import Path
-
 import torch
 
-from archtrain.data.base import ArrayDataModule
+from archtrain.data.base import ArrayDataModule, data_file
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
@@ -21,9 +19,7 @@ def read_text(path: str | None) -> str:
     if path is None:
         topics = pydoc_topics()
         return "\n\n".join(topics[key] for key in sorted(topics))
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise ArchtrainError(f"data.path: no such file '{file}' (data=text expects a UTF-8 text file)")
+    file = data_file(path, "data=text expects a UTF-8 text file")
     try:
         return file.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:

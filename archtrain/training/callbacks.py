@@ -8,9 +8,10 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.callbacks import Checkpoint, RichProgressBar
 
 from archtrain.errors import Diverged, Stopped
+from archtrain.signals import received, take_handlers
 
 
 def rng_states() -> dict:
@@ -92,7 +93,7 @@ class DivergenceGuard(pl.Callback):
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
             raise Diverged(f"the weights became non-finite by step {trainer.global_step} (epoch "
-                           f"{trainer.current_epoch}); the checkpoints before it are kept")
+                           f"{trainer.current_epoch}); {self.checkpoints_left(trainer)}")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -104,45 +105,88 @@ class DivergenceGuard(pl.Callback):
         if not finite:
             value = loss.item() if not torch.isfinite(loss) else "non-finite in another process"
             raise Diverged(f"the training loss became {value} at step {trainer.global_step} "
-                           f"(epoch {trainer.current_epoch}, batch {batch_idx}); the checkpoints before it are kept")
+                           f"(epoch {trainer.current_epoch}, batch {batch_idx}); {self.checkpoints_left(trainer)}")
+
+    @staticmethod
+    def checkpoints_left(trainer) -> str:
+        """What the run keeps: the checkpoints written before the bad step, if there are any."""
+        folders = {Path(folder) for callback in trainer.checkpoint_callbacks
+                   if (folder := getattr(callback, "dirpath", None))}
+        written = [path for folder in folders for path in folder.glob("*.ckpt")]
+        if written:
+            return "the checkpoints before it are kept"
+        return "it stopped before any checkpoint was written, so there is none to resume from"
 
 
 class StopOnSignal(pl.Callback):
-    """SIGINT (Ctrl-C) and SIGTERM finish the current training step, save `last_checkpoint` and stop
-    the run with exit code 128 + the signal's number. A second signal while saving is ignored.
+    """Stops the run on the SIGINT (Ctrl-C) or SIGTERM that `archtrain.signals` noted, with exit code
+    128 + the signal's number, at the first point where what is on disk resumes exactly:
 
-    The handlers go in at `on_train_start`, after Lightning has registered its own SIGTERM handler,
-    which would otherwise stop a run in the middle of validation with exit code 0.
+    - before training (start-up, the sanity check): when training starts; a new run first saves its
+      initial state as `last_checkpoint`, a resumed one still has the checkpoint it started from;
+    - in training: at the end of the step that closes the gradient-accumulation window, after saving
+      `last_checkpoint` (a checkpoint inside the window would lose the gradients accumulated so far);
+    - after training, in the test: at the end of the test batch; last.ckpt holds the trained state
+      and a resume runs the test again.
+
+    Lightning installs its own SIGTERM handler in each trainer call, which would stop validation or
+    the test midway with exit code 0; the hooks that start each stage take the signals back.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
     def __init__(self, last_checkpoint: Path):
-        self.last_checkpoint, self.received, self.previous = last_checkpoint, None, {}
+        self.last_checkpoint = last_checkpoint
+
+    def on_sanity_check_start(self, trainer, pl_module) -> None:
+        take_handlers()
 
     def on_train_start(self, trainer, pl_module) -> None:
-        for number in self.SIGNALS:
-            if signal.getsignal(number) is not signal.SIG_IGN:      # respect nohup and background jobs
-                self.previous[number] = signal.signal(number, self._record)
-
-    def _record(self, number, frame) -> None:
-        self.received = self.received or number
+        take_handlers()
+        if received() and trainer.ckpt_path is None:
+            trainer.save_checkpoint(self.last_checkpoint)
+        self.stop_if_signalled("before training started")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        self.stop_if_signalled(trainer)
+        if received() and not trainer.fit_loop.epoch_loop._should_accumulate():   # Lightning's own test
+            trainer.save_checkpoint(self.last_checkpoint)
+            self.stop_if_signalled(f"stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
+                                   f"and saved {self.last_checkpoint.name}")
 
-    def stop_if_signalled(self, trainer) -> None:
-        """Save the last checkpoint and raise Stopped if a signal has arrived."""
-        if not self.received:
-            return
-        for number in self.previous:
-            signal.signal(number, signal.SIG_IGN)
-        trainer.save_checkpoint(self.last_checkpoint)
-        name = signal.Signals(self.received).name
-        raise Stopped(f"{name} received: stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
-                      f"and saved {self.last_checkpoint.name}", self.received)
+    def on_test_start(self, trainer, pl_module) -> None:
+        take_handlers()
+        self.stop_if_signalled("after training, before the test")
 
-    def teardown(self, trainer, pl_module, stage: str) -> None:
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-        self.previous = {}
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        self.stop_if_signalled("during the test")
+
+    @staticmethod
+    def stop_if_signalled(when: str) -> None:
+        """Raise Stopped if a signal has arrived; `when` says where the run stopped."""
+        number = received()
+        if number is not None:
+            raise Stopped(f"{signal.Signals(number).name} received: {when}", number)
+
+
+class LastCheckpoint(Checkpoint):
+    """Writes `path` (last.ckpt) at the end of every training epoch and when training ends, so that
+    it always holds the run's last state. (Lightning's `save_last` writes it only where a best
+    checkpoint was saved: once validation stops improving, last.ckpt would fall behind the run.)
+    A run that reaches `max_steps` inside an epoch is saved at that step instead: Lightning then closes
+    the epoch as if it were complete, and a resume with more steps would skip the rest of it.
+
+    A `Checkpoint`, so that Lightning calls it after the task's own epoch-end hook has closed the
+    epoch's running loss, and after the best checkpoint."""
+
+    def __init__(self, path: Path):
+        self.path, self.dirpath = path, path.parent
+        self.ended_at_max_steps = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            self.ended_at_max_steps = True
+            trainer.save_checkpoint(self.path)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not self.ended_at_max_steps:
+            trainer.save_checkpoint(self.path)
+
+    on_train_end = on_train_epoch_end

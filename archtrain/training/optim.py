@@ -22,5 +22,15 @@ def build_optimizer(make: Callable[..., torch.optim.Optimizer], net: nn.Module, 
     """`make` is the partially applied optimizer class from the config (lr, betas, momentum...).
     L-BFGS takes a single parameter group and no weight decay."""
     if getattr(make, "func", make) is torch.optim.LBFGS:
-        return make([p for p in net.parameters() if p.requires_grad])
+        return MinibatchLBFGS([p for p in net.parameters() if p.requires_grad], **getattr(make, "keywords", {}))
     return make(parameter_groups(net, weight_decay, decay_all))
+
+
+class MinibatchLBFGS(torch.optim.LBFGS):
+    """torch's L-BFGS with its curvature memory cleared at each step, so that each step minimizes its
+    own batch. Kept across steps, the memory pairs one batch's gradient with another's (and with a
+    step the last line search never took): the directions it makes can blow the weights up to NaN."""
+
+    def step(self, closure):
+        self.state.clear()
+        return super().step(closure)

@@ -8,6 +8,11 @@ import torch
 from torch.optim import lr_scheduler
 
 
+# The schedules shaped by the run's total number of steps (`ScheduleContext.total_steps`): their length
+# is fixed when the run starts, and a resumed run keeps it (runs.check_schedule_length).
+FIXED_LENGTH = ("warmup_cosine", "onecycle")
+
+
 @dataclass(frozen=True)
 class ScheduleContext:
     total_steps: int        # optimizer steps in the whole run

@@ -2,10 +2,8 @@
 
 import json
 
-from rich.table import Table
-
-from archtrain.report.console import console
-from archtrain.runs import RunDir, write_atomic
+from archtrain.files import write_atomic
+from archtrain.runs import RunDir
 from archtrain.verbs.arguments import choice, parse
 from archtrain.verbs.runs import load_parts, run_config, split_tensors
 
@@ -37,6 +35,10 @@ def run(arguments: list[str]) -> None:
     results = json.loads(path.read_text()) if path.is_file() else {}
     results[key] = metrics
     write_atomic(path, json.dumps(results, indent=2) + "\n")
+    from rich.table import Table
+
+    from archtrain.report.console import console
+
     table = Table(title=f"{parts.cfg.model.name} on {key}")
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -1,7 +1,5 @@
 """archtrain list: tables of the models, the datasets, or the runs under a folder."""
 
-from archtrain.report.listing import show_listing
-
 USAGE = """Usage: archtrain list [models] [data] [runs [DIR]]
 
   models      every model with its paper, its default data and its parameter count
@@ -13,4 +11,6 @@ With no argument: models and data.
 
 
 def run(arguments: list[str]) -> None:
+    from archtrain.report.listing import show_listing   # rich loads here, not for archtrain --help
+
     show_listing(arguments)

@@ -16,7 +16,7 @@ from archtrain.data import build_datamodule
 from archtrain.data.base import ArrayDataModule
 from archtrain.errors import ArchtrainError
 from archtrain.models import accepted_arguments, build_net
-from archtrain.runs import RunDir, checkpoint_file
+from archtrain.runs import checkpoint_file, existing_run
 from archtrain.tasks import Task
 from archtrain.training.checkpoint_io import read_checkpoint
 from archtrain.training.regularizers import combination_problems, model_arguments, regularization, regularizers
@@ -70,9 +70,7 @@ def assemble(cfg: DictConfig, resume: bool = False) -> Parts:
 def load_run(path: str, checkpoint: str = "best", cfg: DictConfig | None = None) -> Parts:
     """A run directory as a model: its parts built from its stored config (or `cfg`, e.g. with other
     data), with the weights of its best (or last) checkpoint."""
-    run = RunDir(path)
-    if not run.path.is_dir():
-        raise ArchtrainError(f"run={path}: no such directory")
+    run = existing_run(path)
     cfg = cfg if cfg is not None else run.load_config([])
     file = checkpoint_file(str(run.path), checkpoint, f"run={path}")
     parts = assemble(cfg, resume=True)

@@ -263,6 +263,16 @@ def net_weights(path: Path, where: str = "run") -> tuple[dict, tuple[str, ...] |
     return weights, None if vocab is None else tuple(vocab)
 
 
+def existing_run(path: str) -> RunDir:
+    """The run at `path` that a verb acts on: a directory with its config.yaml."""
+    run = RunDir(path)
+    if not run.path.is_dir():
+        raise ArchtrainError(f"run={path}: no such directory")
+    if not run.config.is_file():
+        raise ArchtrainError(f"run={path}: not an archtrain run (it has no config.yaml)")
+    return run
+
+
 def find_run(path: str) -> RunDir:
     """The run at `path`, checked to be one that can be resumed."""
     run = RunDir(path)

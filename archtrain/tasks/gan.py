@@ -37,8 +37,6 @@ class GanTask(Task):
                          f"has neither (use model=gan_mlp)")
         if cfg.task.generator_loss not in GENERATOR_LOSSES:
             found.append(f"task.generator_loss={cfg.task.generator_loss}: choose from {', '.join(GENERATOR_LOSSES)}")
-        if cfg.task.discriminator_steps < 1:
-            found.append(f"task.discriminator_steps={cfg.task.discriminator_steps}: must be at least 1")
         if cfg.optim._target_ == "torch.optim.LBFGS":
             found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps two networks "
                          f"on two losses")

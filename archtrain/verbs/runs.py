@@ -5,18 +5,13 @@ from hydra import compose, initialize_config_module
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.errors import ArchtrainError
-from archtrain.runs import RunDir
+from archtrain.runs import existing_run
 
 
 def run_config(path: str, data: str | None = None, data_overrides: list[str] = ()) -> DictConfig:
     """The config stored in the run at `path`; `data` replaces its data node by conf/data/<data>.yaml,
     and `data_overrides` (data.KEY=VALUE) apply on top."""
-    run = RunDir(path)
-    if not run.path.is_dir():
-        raise ArchtrainError(f"run={path}: no such directory")
-    if not run.config.is_file():
-        raise ArchtrainError(f"run={path}: not an archtrain run (it has no config.yaml)")
-    cfg = OmegaConf.load(run.config)
+    cfg = OmegaConf.load(existing_run(path).config)
     try:
         if data is not None:
             with initialize_config_module("archtrain.conf", version_base="1.3"):

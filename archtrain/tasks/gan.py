@@ -6,13 +6,14 @@ import torch
 from hydra.utils import get_class
 
 from archtrain.models.gan import Adversarial
-from archtrain.tasks.base import RunningMean, Task
+from archtrain.tasks.base import RunningMean
+from archtrain.tasks.generative import Generative
 from archtrain.training.adversarial import GENERATOR_LOSSES, discriminator_loss
 from archtrain.training.optim import build_optimizer
 from archtrain.training.sample_quality import KernelMMD
 
 
-class GanTask(Task):
+class GanTask(Generative):
     """Each training batch steps the discriminator once; every `discriminator_steps`-th batch of an epoch
     also steps the generator, on the same generated examples. `generator_loss` is non_saturating
     (-log D(G(z))) or minimax (log(1 - D(G(z)))). Validation and test compare as many generated
@@ -114,6 +115,9 @@ class GanTask(Task):
     def _reset_scoring_noise(self) -> None:
         self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
 
+    def generate(self, n, labels=None, generator=None):
+        return self.net.sample(n, generator)
+
     def evaluate(self, batch, metrics):
         real = batch[0]
-        metrics["mmd"].update(real, self.net.sample(len(real), self.scoring_noise))
+        metrics["mmd"].update(real, self.generate(len(real), generator=self.scoring_noise))

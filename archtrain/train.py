@@ -25,7 +25,7 @@ from archtrain.tasks import Task
 from archtrain.training.callbacks import DivergenceGuard, LastCheckpoint, RichBar, RunState, StopOnSignal
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
-from archtrain.training.loggers import RunCSVLogger
+from archtrain.training.loggers import RUN_LOG, LogFileLogger, RunCSVLogger
 from archtrain.training.regularizers import regularizers
 
 
@@ -48,7 +48,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     if "ema" in regularizer:
         callbacks.append(EMAWeightAveraging(**regularizer.ema))
-    loggers = [RunCSVLogger(run.path)]
+    loggers = [RunCSVLogger(run.path), LogFileLogger()]
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
     # Lightning refuses Trainer-level clipping under manual optimization: such a task clips in its own step.
@@ -145,6 +145,8 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
         if main_process:
             run.save_config(cfg)
             run.write_summary(summary)
+            RUN_LOG.info("%s %s: model=%s data=%s task=%s\n%s", "resuming" if resume else "starting", run.path,
+                         cfg.model.name, cfg.data.name, cfg.task.name, OmegaConf.to_yaml(cfg, resolve=True).rstrip())
             if not multirun:
                 console.show_config(cfg)
         with cpu_threads(cfg.hardware.threads):
@@ -167,6 +169,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
         if _debugging():
             raise
     if main_process:
+        RUN_LOG.info(_outcome(summary))
         try:
             run.write_summary(summary)
         except OSError as err:  # a full disk: the console is the only record left
@@ -180,6 +183,17 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
     if code and not multirun:
         raise SystemExit(code)
     return summary
+
+
+def _outcome(summary: dict) -> str:
+    """How a run ended, in one line of train.log."""
+    if summary.get("error"):
+        return f"{summary['status']}: {summary['error']}"
+    best = summary.get("best") or {}
+    value = "none" if best.get("value") is None else f"{best['value']:.6g}"
+    return (f"{summary['status']} after {summary.get('epochs')} epochs and {summary.get('steps')} steps in "
+            f"{(summary.get('durations') or {}).get('total_s')} s; best {best.get('metric')} {value} "
+            f"at epoch {best.get('epoch')}")
 
 
 def _unrecorded(run: RunDir, summary: dict, err: OSError) -> str:

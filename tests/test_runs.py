@@ -20,6 +20,18 @@ def test_summary_records_the_run(tmp_path):
     assert "val/acc" in (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0]
 
 
+def test_train_log_tells_the_run_from_start_to_end(tmp_path):
+    train(tmp_path / "run", "model=mlp", "data=iris", "trainer.max_epochs=2")
+    lines = (tmp_path / "run" / "train.log").read_text().splitlines()
+    assert "starting" in lines[0] and "model=mlp data=iris task=classify" in lines[0]
+    assert "lr:" in "\n".join(lines)                                    # the config follows
+    epochs = [line for line in lines if "] epoch " in line]
+    assert any("epoch 1," in line and "val/acc" in line for line in epochs)
+    assert any("train/loss" in line for line in epochs)
+    assert any("test of the best checkpoint: test/acc" in line for line in lines)
+    assert "completed after 2 epochs" in lines[-1]
+
+
 def test_the_weights_transform_starts_a_new_run_from_those_weights(tmp_path):
     train(tmp_path / "first", "model=mlp", "data=digits", "trainer.max_epochs=5")
     best = tmp_path / "first" / "checkpoints" / "best.ckpt"

@@ -10,7 +10,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from archtrain.catalog import fitting_data, options
+from archtrain.choices import KNOB_CHOICES
 from archtrain.errors import ArchtrainError
+from archtrain.suggest import closest
 
 # The groups every run needs: deleting one (`~model`) leaves nothing to train.
 REQUIRED_GROUPS = ("model", "data", "task", "optim", "hardware")
@@ -34,17 +36,46 @@ def check_fit(cfg: DictConfig) -> None:
                              f"{', '.join(fitting_data(both)) or 'none'}")
 
 
+# Trainer arguments that archtrain passes itself, and the archtrain key that sets each.
+TRAINER_OWNED = {
+    "gradient_clip_val": "regularizer=grad_clip (regularizer.grad_clip.value=...)",
+    "gradient_clip_algorithm": "regularizer=grad_clip (regularizer.grad_clip.algorithm=norm|value)",
+    "enable_progress_bar": "progress_bar=true|false",
+    "default_root_dir": "hydra.run.dir=<folder>",
+    "logger": "logger=csv|tensorboard",
+    "callbacks": "the regularizer group (early_stopping, ema...)",
+    **{key: f"hardware.{key}=..." for key in ("accelerator", "devices", "strategy", "num_nodes", "precision",
+                                              "deterministic")},
+}
+TRAINER_FIXED = {"enable_model_summary", "plugins", "use_distributed_sampler"}     # not for a user to change
+
+
+def check_trainer_keys(cfg: DictConfig) -> None:
+    """Refuse a trainer.X that archtrain passes to Lightning's Trainer itself, naming the key that sets it."""
+    for key in cfg.trainer:
+        if key in TRAINER_OWNED:
+            raise ArchtrainError(f"trainer.{key}: archtrain sets this itself; use {TRAINER_OWNED[key]}")
+        if key in TRAINER_FIXED:
+            raise ArchtrainError(f"trainer.{key}: archtrain sets this itself, and it cannot be changed")
+
+
 def check_values(cfg: DictConfig) -> None:
-    """Stop on a missing group, an interpolation that cannot resolve, or a value outside its range
-    (a negative learning rate, a batch size of zero, a seed Lightning cannot take...)."""
+    """Stop on a missing group, an interpolation that cannot resolve, a Trainer argument that archtrain
+    sets itself, or a value outside its range (a negative learning rate, a batch size of zero...)."""
     check_groups(cfg)
     check_resolvable(cfg)
+    check_trainer_keys(cfg)
     for key, rule in FIXED_RULES.items():
         check_rule(key, OmegaConf.select(cfg, key), rule)
     for key, value in knobs(cfg):
-        rule = KNOB_RULES.get(key.rsplit(".", 1)[-1])
+        name = key.rsplit(".", 1)[-1]
+        rule = KNOB_RULES.get(name)
         if rule and is_number(value):
             check_rule(key, value, rule)
+        if name in KNOB_CHOICES and isinstance(value, str) and value not in KNOB_CHOICES[name]:
+            hint = closest(value, list(KNOB_CHOICES[name]))
+            raise ArchtrainError(f"{key}={value}: choose from {', '.join(KNOB_CHOICES[name])}"
+                                 + (f" (did you mean {hint}?)" if hint else ""))
     precision(cfg.hardware.precision)
 
 

@@ -24,6 +24,7 @@ from archtrain.errors import ArchtrainError
 from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
 from archtrain.schema import register as register_schema
 from archtrain.signals import recording
+from archtrain.suggest import did_you_mean
 
 # The verbs that act on runs: name -> module with USAGE and run(arguments) (see archtrain/verbs).
 VERBS = {
@@ -173,14 +174,15 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
     if its model and data do not fit; in a sweep such a pair is one failed job among the others.
     """
     jobs = sweep_jobs(overrides) if multirun else [overrides]
-    try:
-        with initialize_config_module("archtrain.conf", version_base="1.3"):
+    with initialize_config_module("archtrain.conf", version_base="1.3"):
+        try:
             configs = [compose("config", overrides=job, return_hydra_config=True) for job in jobs]
             shipped = {choices: compose("config", overrides=list(choices))
                        for choices in {tuple(group_choices(job)) for job in jobs}}
-    except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
-        cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
-        raise ArchtrainError(one_line(str(err)) + cause) from err
+        except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
+            cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
+            hint = did_you_mean(str(err), lambda: compose("config", overrides=group_choices(jobs[0])))
+            raise ArchtrainError(one_line(str(err)) + cause + hint) from err
     for job, cfg in zip(jobs, configs):
         check_values(cfg)
         check_run_name(cfg)

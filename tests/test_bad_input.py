@@ -41,6 +41,14 @@ CONFIG_ERRORS = [
     (["model.depth=-1"], 2, "model.depth=-1: must be at least 0"),
     (["model=gan_mlp", "task.discriminator_steps=0"], 2, "task.discriminator_steps=0: must be at least 1"),
     (["model.activation=1"], 2, "model.activation=1: must be a string"),
+    (["model.activation=swish"], 2, "model.activation=swish: choose from sigmoid, tanh, relu, leaky_relu"),
+    (["model=rnn", "model.cell=lstn"], 2, "model.cell=lstn: choose from rnn, lstm, gru (did you mean lstm?)"),
+    (["optim.lrr=0.1"], 2, "(did you mean optim.lr?)"),
+    (["max_epochs=3"], 2, "(did you mean trainer.max_epochs?)"),
+    (["model=resnet9000"], 2, "(did you mean model=resnet?)"),
+    (["regularizer=[dropuot]"], 2, "(did you mean regularizer=dropout?)"),
+    (["+trainer.gradient_clip_val=1"], 2, "archtrain sets this itself; use regularizer=grad_clip"),
+    (["+trainer.precision=16"], 2, "trainer.precision: archtrain sets this itself; use hardware.precision="),
     (["regularizer=[dropout]", "regularizer.dropout=1.5"], 2, "regularizer.dropout=1.5: must be in [0, 1)"),
     (["~model"], 2, "a run needs a model; ~model removes it"),
     (["hardware.devices=0"], 2, "hardware.devices=0: must be a count (at least 1)"),
@@ -185,3 +193,20 @@ def test_shipped_values_have_their_constructors_types():
         if type(value) not in allowed and typing.Any not in allowed:
             wrong.append(f"{option}: {key}={value!r} but the constructor takes {annotation}")
     assert not wrong, wrong
+
+
+def test_knob_choices_are_what_the_code_offers():
+    """checks.py refuses a knob value outside choices.KNOB_CHOICES before torch loads; the registries
+    that act on those values must offer exactly those names."""
+    import torch
+
+    from archtrain.choices import KNOB_CHOICES
+    from archtrain.models import blocks, init, recurrent
+    from archtrain.training.adversarial import GENERATOR_LOSSES
+    offered = {"activation": blocks.ACTIVATIONS, "init": ("default", *init.SCHEMES), "positions": blocks.POSITIONS,
+               "cell": recurrent.CELLS, "generator_loss": GENERATOR_LOSSES}
+    choices = dict(KNOB_CHOICES)
+    for nonlinearity in choices.pop("nonlinearity"):         # what torch's Elman RNN takes
+        torch.nn.RNN(2, 2, nonlinearity=nonlinearity)
+    assert {name: set(names) for name, names in offered.items()} == \
+        {name: set(names) for name, names in choices.items()}

@@ -1,0 +1,12 @@
+"""The names that common knobs accept, kept free of torch so that the CLI can check them before it
+loads anything; the registries that act on them (models/blocks.py, models/init.py, ...) are tested to
+offer exactly these."""
+
+KNOB_CHOICES = {
+    "activation": ("sigmoid", "tanh", "relu", "leaky_relu", "gelu", "silu"),
+    "init": ("default", "xavier", "kaiming", "orthogonal"),
+    "positions": ("sinusoidal", "learned", "rotary"),
+    "cell": ("rnn", "lstm", "gru"),
+    "nonlinearity": ("tanh", "relu"),                   # of an Elman RNN's cell
+    "generator_loss": ("non_saturating", "minimax"),
+}

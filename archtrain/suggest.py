@@ -1,0 +1,53 @@
+""""Did you mean ...?" for a mistyped config key or option, from what the shipped configs offer."""
+
+import difflib
+import re
+from typing import Callable
+
+from omegaconf import DictConfig, OmegaConf
+
+from archtrain.catalog import options
+
+UNKNOWN_KEY = re.compile(r"Could not (?:override|append to|delete from) '([^']+)'")
+UNKNOWN_OPTION = re.compile(r"Could not (?:find|load) '([\w/]+)/([^'/]+)'")
+
+
+def leaf_keys(cfg: DictConfig) -> list[str]:
+    """Every key of `cfg` that holds a value, dotted ('optim.lr', 'trainer.max_epochs')."""
+    def walk(node, prefix: str):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict):
+                yield from walk(value, f"{path}.")
+            else:
+                yield path
+    return list(walk(OmegaConf.to_container(cfg, resolve=False), ""))
+
+
+def closest(word: str, candidates: list[str]) -> str | None:
+    """The candidate most like `word`, if one is alike enough; a dotted word also matches a
+    candidate by its last part (max_epochs -> trainer.max_epochs)."""
+    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.7)
+    if found:
+        return found[0]
+    last = word.rsplit(".", 1)[-1]
+    by_last = {key.rsplit(".", 1)[-1]: key for key in candidates}
+    found = difflib.get_close_matches(last, list(by_last), n=1, cutoff=0.8)
+    return by_last[found[0]] if found else None
+
+
+def did_you_mean(message: str, compose_plain: Callable[[], DictConfig]) -> str:
+    """' (did you mean X?)' for Hydra's message about an unknown key or option, else ''.
+    `compose_plain` composes the job's config without its value overrides (only needed for keys)."""
+    if option := UNKNOWN_OPTION.search(message):
+        group, name = option.groups()
+        match = closest(name, options(group))
+        return f" (did you mean {group}={match}?)" if match else ""
+    if key := UNKNOWN_KEY.search(message):
+        try:
+            keys = leaf_keys(compose_plain())
+        except Exception:  # the job's group choices themselves do not compose: no key to offer
+            return ""
+        match = closest(key.group(1), keys)
+        return f" (did you mean {match}?)" if match else ""
+    return ""

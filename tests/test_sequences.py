@@ -25,7 +25,7 @@ def test_multi_step_forecast_reports_both_baselines(tmp_path):
 
 
 @pytest.mark.parametrize("data", ["nile", "co2", "elnino"])
-def test_statsmodels_series_load_and_train(data, tmp_path):
+def test_bundled_series_load_and_train(data, tmp_path):
     assert train(tmp_path / data, "model=gru", f"data={data}", *QUICK)["status"] == "completed"
 
 

@@ -1,5 +1,8 @@
 """Time series: sliding windows of past values, and the values that follow them."""
 
+from pathlib import Path
+
+import numpy as np
 import torch
 
 from archtrain.data.base import ArrayDataModule, data_file, split_indices
@@ -51,32 +54,25 @@ class SeriesDataModule(ArrayDataModule):
         return {k: (past[i], future[i]) for k, i in parts.items()}, spec
 
 
-def _statsmodels_frame(name: str):
-    import statsmodels.api as sm
-
-    return getattr(sm.datasets, name).load_pandas().data
+BUNDLED = Path(__file__).parent / "bundled"      # small public-domain series, one value per line
+SERIES = ("sunspots", "nile", "co2", "elnino")
 
 
-# Each bundled series as a 1-D float sequence in time order.
-STATSMODELS_SERIES = {
-    "sunspots": lambda: _statsmodels_frame("sunspots")["SUNACTIVITY"].to_numpy(),      # yearly, 1700-2008
-    "nile": lambda: _statsmodels_frame("nile")["volume"].to_numpy(),                    # yearly flow, 1871-1970
-    "co2": lambda: _statsmodels_frame("co2")["co2"].interpolate().bfill().to_numpy(),  # weekly ppm, 1958-2001
-    "elnino": lambda: _statsmodels_frame("elnino").drop(columns="YEAR").to_numpy().ravel(),  # monthly SST
-}
-
-
-class StatsmodelsSeries(SeriesDataModule):
-    """A series bundled with statsmodels: sunspots, nile, co2 or elnino."""
+class BundledSeries(SeriesDataModule):
+    """A series shipped with archtrain (taken from statsmodels' datasets): yearly sunspots 1700-2008,
+    the Nile's yearly flow 1871-1970, weekly Mauna Loa CO2 1958-2001, monthly El Nino SST 1950-2010."""
 
     def __init__(self, series: str, **kwargs):
         super().__init__(**kwargs)
-        if series not in STATSMODELS_SERIES:
-            raise ArchtrainError(f"unknown series '{series}'; choose from {', '.join(STATSMODELS_SERIES)}")
+        if series not in SERIES:
+            raise ArchtrainError(f"unknown series '{series}'; choose from {', '.join(SERIES)}")
         self.series = series
 
     def raw_series(self) -> torch.Tensor:
-        return torch.tensor(STATSMODELS_SERIES[self.series](), dtype=torch.float32)
+        return torch.tensor(np.loadtxt(BUNDLED / f"{self.series}.txt"), dtype=torch.float32)
+
+
+StatsmodelsSeries = BundledSeries       # its name in the stored configs of runs made before the series were bundled
 
 
 class CsvSeries(SeriesDataModule):

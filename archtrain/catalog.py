@@ -15,3 +15,14 @@ def options(group: str) -> list[str]:
 def fitting_data(inputs: list[str]) -> list[str]:
     """The data configs whose modality a model with these `inputs` can read."""
     return [name for name in options("data") if OmegaConf.load(CONF / "data" / f"{name}.yaml").modality in inputs]
+
+
+def flatten(config: dict, prefix: str = "") -> dict:
+    """A nested config as one level of dotted keys: {'optim.lr': 0.001, ...}."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

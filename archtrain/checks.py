@@ -42,7 +42,7 @@ TRAINER_OWNED = {
     "gradient_clip_algorithm": "regularizer=grad_clip (regularizer.grad_clip.algorithm=norm|value)",
     "enable_progress_bar": "progress_bar=true|false",
     "default_root_dir": "hydra.run.dir=<folder>",
-    "logger": "logger=csv|tensorboard",
+    "logger": "logger=[tensorboard,mlflow,wandb]",
     "callbacks": "the regularizer group (early_stopping, ema...)",
     **{key: f"hardware.{key}=..." for key in ("accelerator", "devices", "strategy", "num_nodes", "precision",
                                               "deterministic")},

@@ -6,22 +6,10 @@ from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import options
+from archtrain.catalog import flatten, options
 
 UNKNOWN_KEY = re.compile(r"Could not (?:override|append to|delete from) '([^']+)'")
 UNKNOWN_OPTION = re.compile(r"Could not (?:find|load) '([\w/]+)/([^'/]+)'")
-
-
-def leaf_keys(cfg: DictConfig) -> list[str]:
-    """Every key of `cfg` that holds a value, dotted ('optim.lr', 'trainer.max_epochs')."""
-    def walk(node, prefix: str):
-        for key, value in node.items():
-            path = f"{prefix}{key}"
-            if isinstance(value, dict):
-                yield from walk(value, f"{path}.")
-            else:
-                yield path
-    return list(walk(OmegaConf.to_container(cfg, resolve=False), ""))
 
 
 def closest(word: str, candidates: list[str]) -> str | None:
@@ -45,7 +33,7 @@ def did_you_mean(message: str, compose_plain: Callable[[], DictConfig]) -> str:
         return f" (did you mean {group}={match}?)" if match else ""
     if key := UNKNOWN_KEY.search(message):
         try:
-            keys = leaf_keys(compose_plain())
+            keys = list(flatten(OmegaConf.to_container(compose_plain(), resolve=False)))
         except Exception:  # the job's group choices themselves do not compose: no key to offer
             return ""
         match = closest(key.group(1), keys)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -25,7 +24,7 @@ from archtrain.tasks import Task
 from archtrain.training.callbacks import DivergenceGuard, LastCheckpoint, RichBar, RunState, StopOnSignal
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
-from archtrain.training.loggers import RUN_LOG, LogFileLogger, RunCSVLogger
+from archtrain.training.loggers import RUN_LOG, LogFileLogger, RunCSVLogger, chosen_loggers
 from archtrain.training.regularizers import regularizers
 
 
@@ -48,9 +47,8 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     if "ema" in regularizer:
         callbacks.append(EMAWeightAveraging(**regularizer.ema))
-    loggers = [RunCSVLogger(run.path), LogFileLogger()]
-    if cfg.logger.tensorboard:
-        loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))
+    loggers = [RunCSVLogger(run.path), LogFileLogger(),
+               *chosen_loggers(cfg.get("logger"), run.path, OmegaConf.to_container(cfg, resolve=True))]
     # Lightning refuses Trainer-level clipping under manual optimization: such a task clips in its own step.
     clip = (regularizer.get("grad_clip") or {}) if task.automatic_optimization else {}
     return pl.Trainer(
@@ -108,7 +106,8 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     if trainer.is_global_zero:
         for extra in task.write_extras(run.path):
             files[extra.stem] = str(extra)
-        files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor))
+        files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor,
+                                                                    f"{cfg.model.name} on {cfg.data.name}"))
     best_score = checkpoint.best_model_score
     summary.update(
         status="completed", epochs=trainer.current_epoch, steps=trainer.global_step,

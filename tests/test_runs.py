@@ -55,6 +55,32 @@ def test_tensorboard_logger_adds_event_files(tmp_path):
     assert (tmp_path / "tb" / "metrics.csv").exists()
 
 
+def test_mlflow_and_wandb_loggers_record_the_run(workdir):
+    """MLflow in a local store under outputs/ (read back through MLflow's own client), W&B offline in the run."""
+    mlflow = pytest.importorskip("mlflow")
+    pytest.importorskip("wandb")
+    run = workdir / "run"
+    train(run, "model=mlp", "data=iris", "logger=[mlflow,wandb]", "scheduler=cosine", "trainer.max_epochs=3",
+          "trainer.limit_train_batches=2")
+    client = mlflow.MlflowClient(tracking_uri=(workdir / "outputs" / "mlruns").as_uri())
+    [logged] = client.search_runs([client.get_experiment_by_name("archtrain").experiment_id])
+    assert logged.info.run_name == "run"
+    assert logged.data.params["model.name"] == "mlp" and logged.data.params["optim.lr"] == "0.001"
+    rates = [m.value for m in client.get_metric_history(logged.info.run_id, "train/lr")]
+    assert len(rates) == 3 and rates[0] > rates[-1]          # the schedule, epoch by epoch
+    assert "val/acc" in logged.data.metrics
+    assert list((run / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def test_a_logger_without_its_package_is_one_line(tmp_path, monkeypatch):
+    import importlib.util
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else find_spec(name, *a))
+    summary = train(tmp_path / "run", "model=mlp", "data=iris", "logger=mlflow", *QUICK)
+    assert summary["exit_code"] == 2
+    assert summary["error"] == "logger=mlflow needs the mlflow package: pip install 'archtrain[mlflow]'"
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_gpu_preset_without_a_gpu_says_so(tmp_path):
     summary = train(tmp_path / "gpu", "hardware=gpu", *QUICK)

@@ -19,30 +19,39 @@ def read_epoch_metrics(metrics_csv: Path) -> dict[str, dict[int, float]]:
     return dict(series)
 
 
-def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str) -> Path | None:
-    """Every training and validation loss by epoch (a GAN has two), and the monitored metric beside them."""
+def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str, title: str) -> Path | None:
+    """Every training and validation loss by epoch (a GAN has two), the monitored metric beside them,
+    and the learning rate where a schedule moved it (else its value is in the title)."""
     if not series:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     key = monitor.split("/", 1)[1]
     losses = [name for name in series if name.startswith(("train/", "val/")) and name.endswith("loss")]
     panels = {"loss": sorted(losses)}
     if key != "loss":
         panels[key] = [name for name in (f"train/{key}", monitor) if name in series]
+    rates = sorted(set(series.get("train/lr", {}).values()))
+    if len(rates) > 1:
+        panels["learning rate"] = ["train/lr"]
+    elif rates:
+        title = f"{title} (learning rate {rates[0]:.3g})"
     panels = {label: names for label, names in panels.items() if names}
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     for ax, (label, names) in zip(axes[0], panels.items()):
         for name in names:
             epochs = sorted(series[name])
             ax.plot(epochs, [series[name][e] for e in epochs], marker=".", label=name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

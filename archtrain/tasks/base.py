@@ -141,6 +141,7 @@ class Task(pl.LightningModule):
             self.log("train/loss", mean, prog_bar=True, sync_dist=True)
         if auxiliary is not None:
             self.log("train/aux_loss", auxiliary, sync_dist=True)
+        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])   # as the epoch's last step used it
 
     def validation_step(self, batch, batch_idx):
         self.evaluate(batch, self.metrics["val"])

@@ -1,11 +1,22 @@
-"""Metric loggers for a run directory."""
+"""Metric loggers: the run directory's own (metrics.csv, train.log) and the `logger` list's (TensorBoard,
+MLflow, Weights & Biases)."""
 
 import csv
+import importlib.util
 import logging
+import os
+from pathlib import Path
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.utilities import rank_zero_only
+
+from archtrain.catalog import flatten
+from archtrain.errors import ArchtrainError
 
 RUN_LOG = logging.getLogger("archtrain.run")     # train.log's own lines: the run's start, epochs, end
 
@@ -57,3 +68,52 @@ class LogFileLogger(Logger):
         else:
             where = f"epoch {int(epoch)}, step {step}" if epoch is not None else f"step {step}"
         RUN_LOG.info("%s: %s", where, ", ".join(f"{name} {value:.6g}" for name, value in sorted(values.items())))
+
+
+def _needs(package: str, option: str) -> None:
+    if importlib.util.find_spec(package) is None:
+        raise ArchtrainError(f"logger={option} needs the {package} package: pip install 'archtrain[{option}]'")
+
+
+def tensorboard(run_dir: str) -> Logger:
+    """TensorBoard event files under <run>/tensorboard."""
+    if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
+        _needs("tensorboard", "tensorboard")
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    return TensorBoardLogger(run_dir, name="tensorboard", version="")
+
+
+def mlflow(run_dir: str, tracking_uri: str, experiment_name: str) -> Logger:
+    """An MLflow run named after the run directory; `tracking_uri` a folder (a local file store) or a server."""
+    _needs("mlflow", "mlflow")
+    from lightning.pytorch.loggers import MLFlowLogger
+
+    if "://" not in tracking_uri and not tracking_uri.startswith("file:"):
+        tracking_uri = Path(tracking_uri).resolve().as_uri()
+    if tracking_uri.startswith("file:"):    # MLflow 3 refuses a local file store unless asked for it
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    return MLFlowLogger(experiment_name=experiment_name, run_name=Path(run_dir).name, tracking_uri=tracking_uri)
+
+
+def wandb(run_dir: str, project: str, offline: bool) -> Logger:
+    """A Weights & Biases run named after the run directory, kept under <run>/wandb."""
+    _needs("wandb", "wandb")
+    from lightning.pytorch.loggers import WandbLogger
+
+    return WandbLogger(name=Path(run_dir).name, project=project, offline=offline, save_dir=run_dir)
+
+
+def chosen_loggers(logger: DictConfig | None, run_dir: Path, config: dict) -> list[Logger]:
+    """The loggers of the `logger` list (beyond metrics.csv and train.log), each given the run's config."""
+    try:
+        loggers = [instantiate(node, run_dir=str(run_dir)) for node in (logger or {}).values() if node.get("_target_")]
+    except InstantiationException as err:   # Hydra wraps what the factory raised
+        if isinstance(err.__cause__, ArchtrainError):
+            raise err.__cause__ from None
+        raise
+    flat = flatten(config)
+    for each in loggers:
+        each.log_hyperparams(flat)
+    return loggers
+

@@ -14,6 +14,7 @@ from pathlib import Path
 import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.catalog import CONF, options
@@ -25,6 +26,7 @@ from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
 from archtrain.schema import register as register_schema
 from archtrain.signals import recording
 from archtrain.suggest import did_you_mean
+from archtrain.sweeps import is_optuna, optuna_direction, sweep_objective
 
 # The verbs that act on runs: name -> module with USAGE and run(arguments) (see archtrain/verbs).
 VERBS = {
@@ -33,7 +35,8 @@ VERBS = {
     "export": "archtrain.verbs.export",
     "list": "archtrain.verbs.listing",
 }
-GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment")
+GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
+          "hparams_search")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
 Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]      train
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
             check_resume_path(resume)
             overrides, resume_overrides = resume_arguments(resume, overrides, multirun)
         elif not info_only:
-            check_overrides(overrides, multirun)
+            overrides += check_overrides(overrides, multirun)
         overrides += launcher_overrides(overrides, multirun)
     except ArchtrainError as err:
         refuse(err)
@@ -166,8 +169,9 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
     return hydra_args, extra
 
 
-def check_overrides(overrides: list[str], multirun: bool) -> None:
-    """Compose every job's config before anything runs, so that a bad override is one line.
+def check_overrides(overrides: list[str], multirun: bool) -> list[str]:
+    """Compose every job's config before anything runs, so that a bad override is one line; return
+    the overrides that the sweep needs beside the user's (an Optuna sweep's direction).
 
     Each job's values are checked for range, and each key it sets for the type of the value its
     config ships with (composed from the job's group choices alone). A single run also stops here
@@ -183,6 +187,10 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
             cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
             hint = did_you_mean(str(err), lambda: compose("config", overrides=group_choices(jobs[0])))
             raise ArchtrainError(one_line(str(err)) + cause + hint) from err
+    added = optuna_direction(configs[0], overrides) if multirun and is_optuna(configs[0].hydra.sweeper) else []
+    if not added and has_interval(overrides):
+        raise ArchtrainError("interval() is a range to sample from, which the basic sweeper cannot do; "
+                             "add hydra/sweeper=optuna (pip install 'archtrain[optuna]'), or list values: a,b,c")
     for job, cfg in zip(jobs, configs):
         check_values(cfg)
         check_run_name(cfg)
@@ -192,6 +200,7 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
     check_output_folder(f"hydra.{key}.dir", OmegaConf.to_container(configs[0].hydra[key])["dir"])
     if not multirun:
         check_fit(configs[0])
+    return added
 
 
 def is_group(key: str) -> bool:
@@ -211,15 +220,22 @@ def value_keys(job: list[str]) -> list[str]:
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
-    """Every job of a sweep, as Hydra's basic sweeper will launch them (the cartesian product)."""
+    """Every job of a sweep, as Hydra's basic sweeper will launch them (the cartesian product); an
+    interval, which only a sampling sweeper (Optuna) can search, stands in by its two ends."""
     choices = []
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.get_key_element()
-        if override.is_sweep_override():
+        if isinstance(override.value(), IntervalSweep):
+            choices.append([f"{key}={end}" for end in (override.value().start, override.value().end)])
+        elif override.is_sweep_override():
             choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
         else:
             choices.append([override.input_line])
     return [list(job) for job in itertools.product(*choices)]
+
+
+def has_interval(overrides: list[str]) -> bool:
+    return any(isinstance(o.value(), IntervalSweep) for o in OverridesParser.create().parse_overrides(overrides))
 
 
 def one_line(message: str) -> str:
@@ -243,7 +259,8 @@ def run_hydra(resume_overrides: list[str]) -> None:
         run_dir = Path(hydra_cfg.runtime.output_dir)
         try:
             with RunDir(run_dir).training(), distributed_job(run_dir, list(hydra_cfg.overrides.task)):
-                return run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+                summary = run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+            return sweep_objective(summary, hydra_cfg.sweeper.direction) if is_optuna(hydra_cfg.sweeper) else summary
         except ArchtrainError as err:           # another process trains in run_dir (run_job reports its own)
             refuse(err)
 

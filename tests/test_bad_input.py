@@ -55,6 +55,8 @@ CONFIG_ERRORS = [
     ([f"hardware.devices={TOO_MANY}"], 2, f"CPU core(s), so at most {usable_cores()} processes"),
     (["hardware.accelerator=abacus"], 2, "hardware.accelerator=abacus: choose from"),
     (["-m", "optim.lr=0.1,abc"], 2, "optim.lr=abc: must be a number"),
+    (["-m", "optim.lr=interval(0.001,0.1)"], 2, "interval() is a range to sample from"),
+    (["-m", "optim.lr=interval(-1,0.1)", "hydra/sweeper=optuna"], 2, "optim.lr=-1"),
     (["resume="], 2, "resume= needs a run directory"),
     (["resume={tmp}/file.txt"], 2, "file.txt is a file; resume= takes a run directory"),
     (["resume={tmp}/no/such/run"], 2, "no such directory"),

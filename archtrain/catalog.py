@@ -12,9 +12,19 @@ def options(group: str) -> list[str]:
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
 
 
+def is_template(group: str, name: str) -> bool:
+    """Whether an option leaves its class to the user (model=custom: model._target_=mypkg.MyNet)."""
+    return OmegaConf.is_missing(OmegaConf.load(CONF / group / f"{name}.yaml"), "_target_")
+
+
+def shipped(group: str) -> list[str]:
+    """The options of a group that name their class: every option but the templates."""
+    return [name for name in options(group) if not is_template(group, name)]
+
+
 def fitting_data(inputs: list[str]) -> list[str]:
     """The data configs whose modality a model with these `inputs` can read."""
-    return [name for name in options("data") if OmegaConf.load(CONF / "data" / f"{name}.yaml").modality in inputs]
+    return [name for name in shipped("data") if OmegaConf.load(CONF / "data" / f"{name}.yaml").modality in inputs]
 
 
 def flatten(config: dict, prefix: str = "") -> dict:

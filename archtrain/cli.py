@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     if hasattr(signal, "SIGPIPE"):  # `archtrain --help | head` ends quietly, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
+    sys.path.append(os.getcwd())        # a user's own model or data (model._target_=mypkg.MyNet) from where they run
     argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
     if argv[:1] and argv[0] in VERBS:
         return run_verb(argv[0], argv[1:])

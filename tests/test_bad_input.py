@@ -12,7 +12,7 @@ import typing
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import CONF, options
+from archtrain.catalog import CONF, shipped
 from archtrain.checks import usable_cores
 from archtrain.cli import main
 from conftest import QUICK
@@ -174,7 +174,7 @@ def shipped_knobs():
     from hydra.utils import get_object
 
     for group in ("model", "data", "task", "optim", "scheduler", "transform"):
-        for name in options(group):
+        for name in shipped(group):
             config = OmegaConf.load(CONF / group / f"{name}.yaml")
             nodes = [config] if "_target_" in config else [v for v in config.values() if isinstance(v, DictConfig)]
             for node in nodes:

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from rich.table import Table
 
-from archtrain.catalog import CONF, options
+from archtrain.catalog import CONF, is_template, options
 from archtrain.errors import ArchtrainError
 from archtrain.report.console import console
 from archtrain.runs import RunDir
@@ -33,6 +33,9 @@ def models_table() -> Table:
     specs = {}
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         for name in options("model"):
+            if is_template("model", name):
+                table.add_row(name, description("model", name), "", "", "")
+                continue
             cfg = compose("config", overrides=[f"model={name}"])
             if cfg.data.name not in specs:
                 specs[cfg.data.name] = build_datamodule(cfg.data, seed=cfg.seed).spec

@@ -17,7 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import CONF, options
+from archtrain.catalog import CONF, options, search_overrides, use_config_dirs
 from archtrain.checks import (check_fit, check_machine, check_output_folder, check_resume_path, check_types,
                               check_values)
 from archtrain.distributed import distributed_job, joined_job, launcher_overrides
@@ -76,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     register_schema()
     sys.path.append(os.getcwd())        # a user's own model or data (model._target_=mypkg.MyNet) from where they run
     argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
+    flags, overrides = split_arguments(argv[1:] if argv[:1] and argv[0] in VERBS else argv)
+    use_config_dirs(config_dirs(flags, overrides))
     if argv[:1] and argv[0] in VERBS:
-        return run_verb(argv[0], argv[1:])
-    flags, overrides = split_arguments(argv)
+        return run_verb(argv[0], [a for a in argv[1:] if a not in flags])
     if "--help" in flags or "-h" in flags:
         print(usage())
         return
@@ -144,6 +145,17 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
+def config_dirs(flags: list[str], overrides: list[str]) -> list[str]:
+    """The config folders the user adds: --config-dir DIR, and the file:// entries of hydra.searchpath=[...]."""
+    folders = [value for flag, value in zip(flags, flags[1:]) if flag in ("--config-dir", "-cd")]
+    folders += [flag.split("=", 1)[1] for flag in flags if flag.startswith("--config-dir=")]
+    for override in overrides:
+        if override.startswith("hydra.searchpath="):
+            entries = override.split("=", 1)[1].strip("[]").split(",")
+            folders += [entry.strip().removeprefix("file://") for entry in entries if entry.strip().startswith("file://")]
+    return folders
+
+
 def usage() -> str:
     """The help text, with every config group's options read from the conf folder."""
     width = max(map(len, GROUPS))
@@ -181,12 +193,12 @@ def check_overrides(overrides: list[str], multirun: bool) -> list[str]:
     jobs = sweep_jobs(overrides) if multirun else [overrides]
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         try:
-            configs = [compose("config", overrides=job, return_hydra_config=True) for job in jobs]
-            shipped = {choices: compose("config", overrides=list(choices))
+            configs = [compose("config", overrides=[*search_overrides(), *job], return_hydra_config=True) for job in jobs]
+            shipped = {choices: compose("config", overrides=[*search_overrides(), *choices])
                        for choices in {tuple(group_choices(job)) for job in jobs}}
         except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
             cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
-            hint = did_you_mean(str(err), lambda: compose("config", overrides=group_choices(jobs[0])))
+            hint = did_you_mean(str(err), lambda: compose("config", overrides=[*search_overrides(), *group_choices(jobs[0])]))
             raise ArchtrainError(one_line(str(err)) + cause + hint) from err
     added = optuna_direction(configs[0], overrides) if multirun and is_optuna(configs[0].hydra.sweeper) else []
     if not added and has_interval(overrides):

@@ -98,3 +98,27 @@ def test_a_users_part_that_cannot_train_fails_in_one_line(overrides, message, pr
     assert run(*overrides, "hydra.run.dir=run") == 2
     summary = json.loads((project / "run" / "summary.json").read_text())
     assert summary["status"] == "failed" and message in summary["error"]
+
+
+@pytest.fixture
+def config_dir(tmp_path):
+    """A user's config folder laid out like conf/: one model of its own, built on a shipped one."""
+    (tmp_path / "myconf" / "model").mkdir(parents=True)
+    (tmp_path / "myconf" / "model" / "wide_mlp.yaml").write_text(
+        "# A wide MLP of my own\ndefaults:\n  - mlp\nname: wide_mlp\nwidth: 300\n")
+    return tmp_path / "myconf"
+
+
+@pytest.mark.parametrize("where", ["--config-dir", "hydra.searchpath"])
+def test_a_users_config_folder_adds_options(where, config_dir, tmp_path):
+    added = ["--config-dir", str(config_dir)] if where == "--config-dir" else [f"hydra.searchpath=[file://{config_dir}]"]
+    assert run(*added, "model=wide_mlp", "data=iris", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path / 'run'}") == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["model"] == "wide_mlp" and summary["parameters"] == 4 * 300 + 300 + 300 * 300 + 300 + 300 * 3 + 3
+
+
+def test_help_and_list_show_a_users_options(config_dir, capsys):
+    main(["--help", "--config-dir", str(config_dir)])
+    assert "wide_mlp" in next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("model "))
+    main(["list", "models", "--config-dir", str(config_dir)])
+    assert "│ wide_mlp " in capsys.readouterr().out

@@ -6,6 +6,7 @@ import textwrap
 
 import pytest
 
+from archtrain.catalog import use_config_dirs
 from archtrain.cli import main
 
 PACKAGE = '''
@@ -106,7 +107,8 @@ def config_dir(tmp_path):
     (tmp_path / "myconf" / "model").mkdir(parents=True)
     (tmp_path / "myconf" / "model" / "wide_mlp.yaml").write_text(
         "# A wide MLP of my own\ndefaults:\n  - mlp\nname: wide_mlp\nwidth: 300\n")
-    return tmp_path / "myconf"
+    yield tmp_path / "myconf"
+    use_config_dirs([])         # the catalog forgets the folder, as a new process would
 
 
 @pytest.mark.parametrize("where", ["--config-dir", "hydra.searchpath"])

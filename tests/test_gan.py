@@ -105,7 +105,7 @@ def test_gradient_clipping_clips_each_network(tmp_path):
     ("scheduler=cosine", "takes no learning-rate schedule"),
     ("regularizer=[l1]", "regularizer=l1 adds to a single training loss"),
     ("model=mlp", "model=mlp has neither"),
-    ("task.generator_loss=hinge", "task.generator_loss=hinge: choose from non_saturating, minimax"),
+    ("task.loss=hinge", "task.loss=hinge: choose from non_saturating, minimax, wasserstein"),
 ])
 def test_what_it_cannot_honour_is_refused_in_one_line_before_training(override, message, tmp_path):
     summary = train(tmp_path / "run", "model=gan_mlp", "data=ring", override)

@@ -18,3 +18,11 @@ class Generative(Task):
         """n new examples, shaped and scaled as the data module serves them ((n, features) or
         (n, channels, height, width)); `generator` (a torch RNG) fixes the randomness."""
         raise NotImplementedError
+
+
+def unit_pixels_problem(cfg) -> list[str]:
+    """Image generators here draw pixels in [0, 1], the scale of every image data set unless it is standardized."""
+    if cfg.data.modality == "image" and cfg.data.get("normalize"):
+        return [f"task={cfg.task.name} draws pixels in [0, 1], and data.normalize=true standardizes the real "
+                f"ones; use data.normalize=false"]
+    return []

@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -22,7 +22,8 @@ from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import Task
-from archtrain.training.callbacks import DivergenceGuard, LastCheckpoint, RichBar, RunState, StopOnSignal
+from archtrain.training.callbacks import (AveragedWeights, DivergenceGuard, LastCheckpoint, RichBar, RunState,
+                                         StopOnSignal)
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
@@ -47,7 +48,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     if "early_stopping" in regularizer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     if "ema" in regularizer:
-        callbacks.append(EMAWeightAveraging(**regularizer.ema))
+        callbacks.append(AveragedWeights(**regularizer.ema))
     loggers = [RunCSVLogger(run.path)]
     if cfg.logger.tensorboard:
         loggers.append(TensorBoardLogger(run.path, name="tensorboard", version=""))

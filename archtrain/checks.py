@@ -156,6 +156,10 @@ KNOB_RULES = {
     **dict.fromkeys(("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction",
                      "test_fraction", "pct_start"), FRACTION),
     "mask_rate": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
+    **dict.fromkeys(("gradient_penalty", "guidance"), NON_NEGATIVE),
+    **dict.fromkeys(("sampling_steps", "embedding_size"), AT_LEAST_ONE),
+    "timesteps": count(2),
+    "label_dropout": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
 }
 
 

@@ -10,7 +10,6 @@ from archtrain.tasks.base import RunningMean
 from archtrain.tasks.generative import Generative
 from archtrain.training.adversarial import GENERATOR_LOSSES, discriminator_loss
 from archtrain.training.optim import build_optimizer
-from archtrain.training.sample_quality import KernelMMD
 
 
 class GanTask(Generative):
@@ -104,7 +103,7 @@ class GanTask(Generative):
         self.g_loss.restore(checkpoint.get("g_loss_so_far") or {})
 
     def make_metrics(self):
-        return {"mmd": KernelMMD(self.mmd_bandwidth)}
+        return self.sample_judges(self.mmd_bandwidth)
 
     def on_validation_epoch_start(self) -> None:
         self._reset_scoring_noise()
@@ -120,4 +119,6 @@ class GanTask(Generative):
 
     def evaluate(self, batch, metrics):
         real = batch[0]
-        metrics["mmd"].update(real, self.generate(len(real), generator=self.scoring_noise))
+        fake = self.generate(len(real), generator=self.scoring_noise)
+        for metric in metrics.values():
+            metric.update(real, fake)

@@ -1,6 +1,7 @@
 """Pictures of generated examples: image grids (samples, reconstructions beside their inputs, latent
 interpolations) and 2-D samples scattered over the data. Matplotlib with the Agg backend, small PNGs."""
 
+import math
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = ""
     """Rows of images in [0, 1], each (n, C, H, W) with its label on the left (e.g. inputs above their
     reconstructions); one row may hold several lines of `columns` images."""
     plt = _pyplot()
-    columns = max(len(images) for _, images in rows) if len(rows) > 1 else min(16, len(rows[0][1]))
+    columns = max(len(images) for _, images in rows) if len(rows) > 1 else math.ceil(math.sqrt(len(rows[0][1])))
     pictures = [(label, tile(images.detach().float().cpu(), columns)) for label, images in rows]
     heights = [picture.shape[0] for _, picture in pictures]
     width = min(12.0, 0.4 * columns + 1)
@@ -41,7 +42,7 @@ def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = ""
                   interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(label, fontsize=8)
+        ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

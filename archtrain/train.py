@@ -22,8 +22,9 @@ from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import Task
+from archtrain.tasks.generative import Generative
 from archtrain.training.callbacks import (AveragedWeights, DivergenceGuard, LastCheckpoint, RichBar, RunState,
-                                         StopOnSignal)
+                                         SamplePictures, StopOnSignal)
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RunCSVLogger
@@ -45,6 +46,8 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
                                          save_top_k=0, save_last=True, enable_version_counter=False))
     if cfg.progress_bar:
         callbacks.append(RichBar())
+    if isinstance(task, Generative):        # sample pictures at validations
+        callbacks.append(SamplePictures(run.pictures))
     if "early_stopping" in regularizer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     if "ema" in regularizer:

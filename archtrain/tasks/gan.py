@@ -11,7 +11,6 @@ from archtrain.tasks.base import RunningMean
 from archtrain.tasks.generative import Generative, unit_pixels_problem
 from archtrain.training.adversarial import ADVERSARIAL_LOSSES, gradient_penalty
 from archtrain.training.optim import build_optimizer
-from archtrain.training.sample_quality import KernelMMD
 
 
 class GanTask(Generative):
@@ -115,7 +114,7 @@ class GanTask(Generative):
         self.g_loss.restore(checkpoint.get("g_loss_so_far") or {})
 
     def make_metrics(self):
-        return {"mmd": KernelMMD(self.mmd_bandwidth)}
+        return self.sample_judges(self.mmd_bandwidth)
 
     def on_validation_epoch_start(self) -> None:
         self._reset_scoring_noise()
@@ -131,4 +130,6 @@ class GanTask(Generative):
 
     def evaluate(self, batch, metrics):
         real = batch[0]
-        metrics["mmd"].update(real, self.generate(len(real), generator=self.scoring_noise))
+        fake = self.generate(len(real), generator=self.scoring_noise)
+        for metric in metrics.values():
+            metric.update(real, fake)

@@ -29,15 +29,6 @@ class Generative(Task):
         (n, channels, height, width)); `generator` (a torch RNG) fixes the randomness."""
         raise NotImplementedError
 
-<<<<<<< HEAD
-
-def unit_pixels_problem(cfg) -> list[str]:
-    """Image generators here draw pixels in [0, 1], the scale of every image data set unless it is standardized."""
-    if cfg.data.modality == "image" and cfg.data.get("normalize"):
-        return [f"task={cfg.task.name} draws pixels in [0, 1], and data.normalize=true standardizes the real "
-                f"ones; use data.normalize=false"]
-    return []
-=======
     def sample_judges(self, mmd_bandwidth: float) -> dict:
         """Metrics of generated against real examples (`update(real, fake)`): the kernel MMD, and on a
         2-D toy mixture the modes covered and the share of samples near a mode."""
@@ -73,4 +64,11 @@ def unit_pixels_problem(cfg) -> list[str]:
             return self.pictures(run_dir, self.trainer.datamodule.splits["val"], "final")
         finally:
             self.train(was_training)
->>>>>>> gen-ae
+
+
+def unit_pixels_problem(cfg) -> list[str]:
+    """Image generators here draw pixels in [0, 1], the scale of every image data set unless it is standardized."""
+    if cfg.data.modality == "image" and cfg.data.get("normalize"):
+        return [f"task={cfg.task.name} draws pixels in [0, 1], and data.normalize=true standardizes the real "
+                f"ones; use data.normalize=false"]
+    return []

@@ -9,7 +9,6 @@ from torchmetrics import MeanMetric
 from archtrain.models.diffusion import NoisePredictor
 from archtrain.tasks.generative import Generative, unit_pixels_problem
 from archtrain.training.diffusion import SAMPLERS, SCHEDULES, NoiseSchedule
-from archtrain.training.sample_quality import KernelMMD
 
 
 class DiffusionTask(Generative):
@@ -24,8 +23,9 @@ class DiffusionTask(Generative):
 
     Validation and test report the denoising loss of every example at `SCORED_TIMESTEPS` timesteps
     spread evenly over the chain, with noise drawn from a fixed seed (a cheap score, comparable across
-    epochs and runs, that weighs every noise level alike); on vectors, also the kernel MMD of as many samples
-    as the split has examples. With regularizer=ema, Lightning swaps the averaged weights in for
+    epochs and runs, that weighs every noise level alike); on vectors, also the sample judges (kernel MMD,
+    and on a toy mixture the modes covered and the share of samples near a mode) of as many samples as the
+    split has examples. Pictures (sampling is the costly part) every `pictures_every` validations. With regularizer=ema, Lightning swaps the averaged weights in for
     validation, test and checkpoints, so they are what samples are drawn with.
     """
 
@@ -51,13 +51,14 @@ class DiffusionTask(Generative):
     def __init__(self, net, spec, optim, scheduler=None, regularization=None, timesteps: int = 1000,
                  schedule: str = "linear", sampler: str = "ddpm", sampling_steps: int = 50,
                  conditional: bool = False, label_dropout: float = 0.1, guidance: float = 1.0,
-                 mmd_bandwidth: float = 0.5):
+                 mmd_bandwidth: float = 0.5, pictures_every: int = 5):
         self.images, self.mmd_bandwidth = spec.in_channels is not None, mmd_bandwidth   # read by make_metrics
         super().__init__(net, spec, optim, scheduler, regularization)
         self.schedule = NoiseSchedule(timesteps, schedule)
         self.sampler, self.sampling_steps = sampler, sampling_steps
         self.conditional, self.label_dropout, self.guidance = conditional, label_dropout, guidance
         self.scoring_noise: torch.Generator | None = None
+        self.pictures_every = pictures_every
 
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
         """Data to the space the chain runs in: pixels from [0, 1] to [-1, 1], vectors as they are."""
@@ -113,10 +114,7 @@ class DiffusionTask(Generative):
         return (spec.in_channels, spec.image_size, spec.image_size) if self.images else (spec.in_features,)
 
     def make_metrics(self):
-        metrics = {"loss": MeanMetric()}
-        if not self.images:
-            metrics["mmd"] = KernelMMD(self.mmd_bandwidth)
-        return metrics
+        return {"loss": MeanMetric(), **({} if self.images else self.sample_judges(self.mmd_bandwidth))}
 
     def on_validation_epoch_start(self) -> None:
         self._reset_scoring_noise()
@@ -133,5 +131,8 @@ class DiffusionTask(Generative):
         loss = self.denoising_loss(self.to_model(real).repeat_interleave(repeats, 0), spread.repeat(len(real)),
                                    None if labels is None else labels.repeat_interleave(repeats), self.scoring_noise)
         metrics["loss"].update(loss, weight=len(real))
-        if "mmd" in metrics:
-            metrics["mmd"].update(real, self.generate(len(real), generator=self.scoring_noise))
+        if len(metrics) > 1:
+            fake = self.generate(len(real), generator=self.scoring_noise)
+            for name, metric in metrics.items():
+                if name != "loss":
+                    metric.update(real, fake)

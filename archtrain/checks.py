@@ -178,18 +178,24 @@ FIXED_RULES = {
 # Only names whose meaning is the same in every option that has them; the rest are left to the
 # constructor that takes them.
 KNOB_RULES = {
-    **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor"), POSITIVE),
+    **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor",
+                     "spacing", "turn_scale", "decoder_std"), POSITIVE),
     **dict.fromkeys(("hidden", "hidden_size", "d_model", "num_heads", "ff_mult", "channels", "image_size",
                      "patch_size", "kernel_size", "growth_rate", "latent_size", "bottleneck", "fires", "beam_size",
                      "batch_size", "seq_len", "window", "horizon", "samples", "length", "symbols", "modes",
                      "max_len", "min_len", "eval_size", "train_size", "samples_per_epoch", "stride", "max_iter",
-                     "history_size", "step_size", "discriminator_steps"), AT_LEAST_ONE),
+                     "history_size", "step_size", "discriminator_steps",
+                     "side", "modes_per_moon", "code_size", "stages"), AT_LEAST_ONE),
     **dict.fromkeys(("depth", "num_layers", "encoder_layers", "decoder_layers", "levels", "moe_experts",
                      "warmup_steps", "sample_length", "top_k", "patience", "l1", "noise", "std", "radius",
-                     "momentum", "min_delta"), NON_NEGATIVE),
+                     "momentum", "min_delta", "noise_level", "sparsity", "beta", "pictures_every"), NON_NEGATIVE),
     **dict.fromkeys(("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction",
                      "test_fraction", "pct_start"), FRACTION),
     "mask_rate": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
+    **dict.fromkeys(("gradient_penalty", "guidance"), NON_NEGATIVE),
+    **dict.fromkeys(("sampling_steps", "embedding_size"), AT_LEAST_ONE),
+    "timesteps": count(2),
+    "label_dropout": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
 }
 
 

@@ -34,6 +34,7 @@ VERBS = {
     "predict": "archtrain.verbs.predict",
     "export": "archtrain.verbs.export",
     "list": "archtrain.verbs.listing",
+    "sample": "archtrain.verbs.sample",
 }
 GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
           "hparams_search")
@@ -60,6 +61,7 @@ Examples:
   archtrain list models | list data                the models (paper, default data, parameters), the datasets
   archtrain eval run=<run> data=iris               a run's metrics on any dataset that fits it
   archtrain export run=<run> format=onnx           the net as ONNX, checked against PyTorch
+  archtrain sample run=<run> n=64                  new examples from a generative run (gan, vae, ...)
 
 Runs are written under outputs/runs/, sweeps under outputs/multirun/.
 See the composed config without training: archtrain --cfg job [overrides]. Hydra's own flags: --hydra-help.

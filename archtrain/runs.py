@@ -34,6 +34,9 @@ class RunDir:
         summary.json       status, metrics, paths, durations, versions
         learning_curve.png
         samples.txt        language models only
+        final_*.png        generative tasks: samples (and reconstructions...) of the best checkpoint
+        pictures/          generative tasks: the same at validations (epoch_<N>_*.png)
+        samples.pt/.png    what `archtrain sample` drew
         eval.json          what `archtrain eval` measured, by data and split
         train.log          the full log
         .lock              held by the process that trains in the run (its pid inside)
@@ -48,6 +51,7 @@ class RunDir:
         self.best_checkpoint = self.checkpoints / "best.ckpt"
         self.summary = self.path / "summary.json"
         self.learning_curve = self.path / "learning_curve.png"
+        self.pictures = self.path / "pictures"
         self.log = self.path / "train.log"
         self.lock = self.path / ".lock"
 

@@ -8,7 +8,7 @@ import traceback
 from pathlib import Path
 
 import lightning.pytorch as pl
-from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
@@ -21,7 +21,9 @@ from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import Task
-from archtrain.training.callbacks import DivergenceGuard, LastCheckpoint, RichBar, RunState, StopOnSignal
+from archtrain.tasks.generative import Generative
+from archtrain.training.callbacks import (AveragedWeights, DivergenceGuard, LastCheckpoint, RichBar, RunState,
+                                         SamplePictures, StopOnSignal)
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.loggers import RUN_LOG, LogFileLogger, RunCSVLogger, chosen_loggers
@@ -43,10 +45,12 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
                                          save_top_k=0, save_last=True, enable_version_counter=False))
     if cfg.progress_bar:
         callbacks.append(RichBar())
+    if isinstance(task, Generative):        # sample pictures at validations
+        callbacks.append(SamplePictures(run.pictures))
     if "early_stopping" in regularizer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     if "ema" in regularizer:
-        callbacks.append(EMAWeightAveraging(**regularizer.ema))
+        callbacks.append(AveragedWeights(**regularizer.ema))
     loggers = [RunCSVLogger(run.path), LogFileLogger(),
                *chosen_loggers(cfg.get("logger"), run.path, OmegaConf.to_container(cfg, resolve=True))]
     # Lightning refuses Trainer-level clipping under manual optimization: such a task clips in its own step.

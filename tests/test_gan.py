@@ -9,7 +9,9 @@ import time
 import pytest
 import torch
 
-from archtrain.training.adversarial import discriminator_loss, minimax_generator_loss, non_saturating_generator_loss
+from archtrain.models.gan import DCGAN, GAN
+from archtrain.training.adversarial import (critic_loss, discriminator_loss, gradient_penalty, minimax_generator_loss,
+                                            non_saturating_generator_loss, wasserstein_generator_loss)
 from archtrain.training.sample_quality import gaussian_mmd
 from conftest import resume, train
 from test_reliability import same_weights, start, weights
@@ -26,6 +28,43 @@ def test_generator_losses_have_their_documented_values():
     assert minimax_generator_loss(logits) == pytest.approx(-(math.log(2) + math.log(1 + math.exp(2))) / 2)
     assert discriminator_loss(torch.zeros(3), torch.zeros(3)) == pytest.approx(2 * math.log(2))
     assert discriminator_loss(torch.tensor([20.0]), torch.tensor([-20.0])) < 1e-8    # a perfect discriminator
+
+
+def test_the_wasserstein_losses_and_the_gradient_penalty_have_their_documented_values():
+    assert critic_loss(torch.tensor([3.0, 1.0]), torch.tensor([0.5])) == pytest.approx(0.5 - 2.0)
+    assert wasserstein_generator_loss(torch.tensor([1.0, 2.0])) == pytest.approx(-1.5)
+    # a linear critic w.x has the gradient w everywhere: the penalty is (|w| - 1)^2
+    for weight, penalty in ((torch.tensor([0.6, 0.8]), 0.0), (torch.tensor([3.0, 4.0]), 16.0)):
+        real, fake = torch.randn(16, 2), torch.randn(16, 2)
+        assert gradient_penalty(lambda x: x @ weight, real, fake).item() == pytest.approx(penalty, abs=1e-5)
+
+
+def test_spectral_norm_bounds_every_discriminator_layer_and_leaves_the_generator_alone():
+    net = GAN(in_features=2, width=32, spectral_norm=True)
+    for _ in range(30):                 # each forward in training mode takes one power-iteration step
+        net.discriminator(torch.randn(8, 2))
+    linears = [m for m in net.discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 3
+    assert all(torch.linalg.matrix_norm(m.weight, 2).item() == pytest.approx(1.0, rel=1e-3) for m in linears)
+    assert not any(hasattr(m, "parametrizations") for m in net.generator.modules())
+
+
+@pytest.mark.parametrize("channels, size, halvings", [(1, 8, 2), (1, 28, 2), (3, 32, 3)])
+def test_dcgan_follows_the_papers_rules_at_every_image_size(channels, size, halvings):
+    net = DCGAN(channels, size)
+    images = net.sample(5, torch.Generator().manual_seed(0))
+    assert images.shape == (5, channels, size, size) and 0 <= images.min() and images.max() <= 1
+    assert net.discriminator(images).shape == (5, 1)
+    layers = [type(m) for m in net.modules()]
+    assert not {torch.nn.MaxPool2d, torch.nn.AvgPool2d} & set(layers)           # strided convolutions only
+    strided = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert len(strided) == 2 * halvings and all(m.stride == (2, 2) for m in strided)
+    generator, discriminator = list(net.generator), list(net.discriminator.modules())
+    assert isinstance(generator[-2], torch.nn.Tanh) and isinstance(generator[-3], torch.nn.ConvTranspose2d)
+    assert torch.nn.LeakyReLU not in map(type, generator) and torch.nn.ReLU not in map(type, discriminator)
+    first = next(m for m in discriminator if isinstance(m, torch.nn.Sequential) and len(m) == 2)   # conv, activation
+    assert isinstance(first[0], torch.nn.Conv2d) and isinstance(first[1], torch.nn.LeakyReLU)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator) == halvings - 1
 
 
 def test_mmd_is_zero_for_a_set_and_itself_and_grows_with_a_shift():
@@ -105,10 +144,12 @@ def test_gradient_clipping_clips_each_network(tmp_path):
     ("scheduler=cosine", "takes no learning-rate schedule"),
     ("regularizer=[l1]", "regularizer=l1 adds to a single training loss"),
     ("model=mlp", "model=mlp has neither"),
-    ("task.generator_loss=hinge", "task.generator_loss=hinge: choose from non_saturating, minimax"),
+    ("task.loss=hinge", "task.loss=hinge: choose from non_saturating, minimax, wasserstein"),
+    ("task.gradient_penalty=10.0 model=dcgan data=digits", "batch norm mixes"),
+    ("model=dcgan data=digits data.normalize=true", "data.normalize=true standardizes the real ones"),
 ])
 def test_what_it_cannot_honour_is_refused_in_one_line_before_training(override, message, tmp_path):
-    summary = train(tmp_path / "run", "model=gan_mlp", "data=ring", override)
+    summary = train(tmp_path / "run", "model=gan_mlp", "data=ring", *override.split())
     assert summary["exit_code"] == 2 and summary["status"] == "failed"
     assert message in summary["error"] and "\n" not in summary["error"]
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "metrics.csv").exists()

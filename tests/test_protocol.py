@@ -14,7 +14,7 @@ from archtrain.models.protocol import Head, Network
 from test_vision_models import SMALL as SMALL_CNNS
 
 CONFIGS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
-ADVERSARIAL = {"gan_mlp"}       # a generator and a discriminator, which the gan task drives itself
+ADVERSARIAL = {"gan_mlp", "dcgan"}      # a generator and a discriminator, which the gan task drives itself
 MODELS = [name for name in CONFIGS if name not in ADVERSARIAL]
 MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5

@@ -26,6 +26,8 @@ class DataSpec:
     scale: tuple[float, float] = (0.0, 1.0)       # (mean, std) that undo a series' standardization
     autoregression: tuple[float, ...] = ()        # AR baseline: one coefficient per past step, then the intercept
     standardization: tuple = ()                   # (means, stds) per feature or image channel that scaled the inputs
+    modes: tuple = ()                             # 2-D toy mixtures: each Gaussian's centre (x, y)
+    mode_std: float = 0.0                         # and their standard deviation
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """New raw inputs (batch, features) or (batch, channels, height, width), scaled as the data's own were."""
@@ -33,6 +35,14 @@ class DataSpec:
             return x
         mean, std = (torch.tensor(values, dtype=x.dtype).view(-1, *[1] * (x.ndim - 2)) for values in self.standardization)
         return (x - mean) / std
+
+    def unstandardize(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs as the data module serves them, back in the data's own units (pixels in [0, 1])."""
+        if not self.standardization:
+            return x
+        mean, std = (torch.tensor(values, dtype=x.dtype, device=x.device).view(-1, *[1] * (x.ndim - 2))
+                     for values in self.standardization)
+        return x * std + mean
 
     def dimensions(self) -> dict[str, int]:
         """The data dimensions that are set, by their conventional names."""

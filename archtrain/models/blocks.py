@@ -24,11 +24,16 @@ def activation(name: str) -> nn.Module:
 
 def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
     """The fixed sine/cosine position table of Vaswani et al. (2017), shape (length, d_model)."""
-    position = torch.arange(length).unsqueeze(1)
-    frequency = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
-    table = torch.zeros(length, d_model)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency)
+    return sinusoidal_embedding(torch.arange(length), d_model)
+
+
+def sinusoidal_embedding(positions: torch.Tensor, d_model: int) -> torch.Tensor:
+    """Vaswani et al.'s sines and cosines of any positions (a diffusion model's timesteps too): (n, d_model)."""
+    angle = positions.float().unsqueeze(1) * torch.exp(
+        torch.arange(0, d_model, 2, device=positions.device) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(len(positions), d_model, device=positions.device)
+    table[:, 0::2] = torch.sin(angle)
+    table[:, 1::2] = torch.cos(angle[:, :d_model // 2])
     return table
 
 

@@ -1,22 +1,24 @@
 """Adversarial training (Goodfellow et al., 2014): a discriminator learns to tell real examples from
-generated ones while a generator learns to fool it. Two networks, two optimizers, stepped by the task
-itself (manual optimization); generated examples are scored against real ones by a kernel MMD."""
+generated ones while a generator learns to fool it; or, as a Wasserstein GAN with gradient penalty
+(Gulrajani et al., 2017), a critic estimates their distance. Two networks, two optimizers, stepped by
+the task itself (manual optimization); generated examples are scored against real ones by a kernel MMD."""
 
 import torch
 from hydra.utils import get_class
 
 from archtrain.models.gan import Adversarial
 from archtrain.tasks.base import RunningMean
-from archtrain.tasks.generative import Generative
-from archtrain.training.adversarial import GENERATOR_LOSSES, discriminator_loss
+from archtrain.tasks.generative import Generative, unit_pixels_problem
+from archtrain.training.adversarial import ADVERSARIAL_LOSSES, gradient_penalty
 from archtrain.training.optim import build_optimizer
-from archtrain.training.sample_quality import KernelMMD
 
 
 class GanTask(Generative):
     """Each training batch steps the discriminator once; every `discriminator_steps`-th batch of an epoch
-    also steps the generator, on the same generated examples. `generator_loss` is non_saturating
-    (-log D(G(z))) or minimax (log(1 - D(G(z)))). Validation and test compare as many generated
+    also steps the generator, on the same generated examples. `loss` picks the pair of losses:
+    non_saturating (the generator minimizes -log D(G(z))), minimax (log(1 - D(G(z)))), or wasserstein
+    (a critic, D(G(z)) - D(x), and -D(G(z))); `gradient_penalty` (lambda, 0 for none) adds WGAN-GP's
+    penalty to the discriminator's loss. Validation and test compare as many generated
     examples as the split has real ones, drawn from the same noise every epoch, by a Gaussian-kernel
     MMD of width `mmd_bandwidth` (in data units); the lowest val/mmd picks the best checkpoint.
 
@@ -35,9 +37,13 @@ class GanTask(Generative):
         found = super().problems(cfg, spec)
         if not issubclass(get_class(cfg.model._target_), Adversarial):
             found.append(f"task={name} trains a generator against a discriminator, and model={cfg.model.name} "
-                         f"has neither (use model=gan_mlp)")
-        if cfg.task.generator_loss not in GENERATOR_LOSSES:
-            found.append(f"task.generator_loss={cfg.task.generator_loss}: choose from {', '.join(GENERATOR_LOSSES)}")
+                         f"has neither (use model=gan_mlp or model=dcgan)")
+        if cfg.task.loss not in ADVERSARIAL_LOSSES:
+            found.append(f"task.loss={cfg.task.loss}: choose from {', '.join(ADVERSARIAL_LOSSES)}")
+        if cfg.task.gradient_penalty and cfg.model.get("discriminator_norm") == "batch":
+            found.append("task.gradient_penalty takes each example's own gradient, which batch norm mixes "
+                         "across the batch; use model.discriminator_norm=none")
+        found += unit_pixels_problem(cfg)
         if cfg.optim._target_ == "torch.optim.LBFGS":
             found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps two networks "
                          f"on two losses")
@@ -52,10 +58,12 @@ class GanTask(Generative):
         return found
 
     def __init__(self, net, spec, optim, scheduler=None, regularization=None,
-                 generator_loss: str = "non_saturating", discriminator_steps: int = 1, mmd_bandwidth: float = 0.5):
+                 loss: str = "non_saturating", gradient_penalty: float = 0.0, discriminator_steps: int = 1,
+                 mmd_bandwidth: float = 0.5):
         self.mmd_bandwidth = mmd_bandwidth          # read by make_metrics, which Task.__init__ calls
         super().__init__(net, spec, optim, scheduler, regularization)
-        self.generator_loss, self.discriminator_steps = GENERATOR_LOSSES[generator_loss], discriminator_steps
+        self.adversarial_loss, self.penalty = ADVERSARIAL_LOSSES[loss], gradient_penalty
+        self.discriminator_steps = discriminator_steps
         self.d_loss, self.g_loss = RunningMean(), RunningMean()
         self.scoring_noise: torch.Generator | None = None
 
@@ -69,12 +77,14 @@ class GanTask(Generative):
         discriminator_optimizer, generator_optimizer = self.optimizers()
         discriminate = self.net.discriminator
         fake = self.net.sample(len(real))
-        d_loss = discriminator_loss(discriminate(real), discriminate(fake.detach()))
+        d_loss = self.adversarial_loss.discriminator(discriminate(real), discriminate(fake.detach()))
+        if self.penalty:
+            d_loss = d_loss + self.penalty * gradient_penalty(discriminate, real, fake.detach())
         self._step(discriminator_optimizer, d_loss)
         self.d_loss.add(d_loss)
         loss = d_loss.detach()
         if (batch_idx + 1) % self.discriminator_steps == 0:
-            g_loss = self.generator_loss(discriminate(fake))
+            g_loss = self.adversarial_loss.generator(discriminate(fake))
             self._step(generator_optimizer, g_loss)
             self.g_loss.add(g_loss)
             loss = loss + g_loss.detach()
@@ -104,7 +114,7 @@ class GanTask(Generative):
         self.g_loss.restore(checkpoint.get("g_loss_so_far") or {})
 
     def make_metrics(self):
-        return {"mmd": KernelMMD(self.mmd_bandwidth)}
+        return self.sample_judges(self.mmd_bandwidth)
 
     def on_validation_epoch_start(self) -> None:
         self._reset_scoring_noise()
@@ -120,4 +130,6 @@ class GanTask(Generative):
 
     def evaluate(self, batch, metrics):
         real = batch[0]
-        metrics["mmd"].update(real, self.generate(len(real), generator=self.scoring_noise))
+        fake = self.generate(len(real), generator=self.scoring_noise)
+        for metric in metrics.values():
+            metric.update(real, fake)

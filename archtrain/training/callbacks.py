@@ -8,7 +8,8 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Checkpoint, RichProgressBar
+from lightning.pytorch.callbacks import Checkpoint, EMAWeightAveraging, RichProgressBar
+from lightning.pytorch.trainer.states import TrainerFn
 
 from archtrain.errors import Diverged, Stopped
 from archtrain.signals import received, take_handlers
@@ -190,3 +191,28 @@ class LastCheckpoint(Checkpoint):
             trainer.save_checkpoint(self.path)
 
     on_train_end = on_train_epoch_end
+
+
+class AveragedWeights(EMAWeightAveraging):
+    """Lightning's EMA of the weights, whose average is also what a checkpoint is tested with: Lightning's
+    callback, still holding the average after fit, would load the checkpoint's current (not averaged)
+    weights into the model when the same trainer tests it."""
+
+    def on_load_checkpoint(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", checkpoint: dict) -> None:
+        if trainer.state.fn == TrainerFn.FITTING:
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)
+
+
+class SamplePictures(pl.Callback):
+    """Every `task.pictures_every` validations, the pictures of a generative task (sample grids, samples
+    over the data, reconstructions...) in `folder`, named by epoch; drawn from their own noise, so the
+    run's random numbers (and exact resume) are untouched."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        every, epoch = pl_module.pictures_every, trainer.current_epoch
+        if trainer.sanity_checking or not trainer.is_global_zero or not every or (epoch + 1) % every:
+            return
+        pl_module.pictures(self.folder, trainer.datamodule.splits["val"], f"epoch_{epoch:03d}")

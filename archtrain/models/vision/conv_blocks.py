@@ -60,15 +60,22 @@ def make_divisible(channels: float, divisor: int = 8) -> int:
     return rounded + divisor if rounded < 0.9 * channels else rounded
 
 
+def group_norm(channels: int, groups: int = 8) -> nn.GroupNorm:
+    """Group normalization (Wu & He, 2018) in up to `groups` groups: statistics of each example alone."""
+    return nn.GroupNorm(math.gcd(groups, channels), channels)
+
+
 class ConvNormAct(nn.Sequential):
-    """Convolution, batch norm and activation: the unit that every CNN here is made of."""
+    """Convolution, normalization and activation: the unit that every CNN here is made of. `norm` is True
+    for batch norm, False for none, or a function from the channel count to a normalization layer."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 groups: int = 1, dilation: int = 1, norm: bool = True, activation: Activation = nn.ReLU):
+                 groups: int = 1, dilation: int = 1, norm: bool | Callable[[int], nn.Module] = True,
+                 activation: Activation = nn.ReLU):
         layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, dilation * (kernel_size - 1) // 2,
                             dilation=dilation, groups=groups, bias=not norm)]
         if norm:
-            layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(norm(out_channels) if callable(norm) else nn.BatchNorm2d(out_channels))
         if activation is not None:
             layers.append(activation())
         super().__init__(*layers)

@@ -156,6 +156,12 @@ KNOB_RULES = {
     **dict.fromkeys(("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction",
                      "test_fraction", "pct_start"), FRACTION),
     "mask_rate": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
+    # graphs (archtrain/data/graphs.py, archtrain/models/graph.py)
+    **dict.fromkeys(("heads", "nodes", "communities", "feature_size", "graphs", "train_per_class", "min_nodes",
+                     "max_nodes"), AT_LEAST_ONE),
+    **dict.fromkeys(("degree", "signal"), NON_NEGATIVE),
+    "attention_dropout": FRACTION,
+    "homophily": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
 }
 
 

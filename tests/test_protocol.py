@@ -15,7 +15,8 @@ from test_vision_models import SMALL as SMALL_CNNS
 
 CONFIGS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
 ADVERSARIAL = {"gan_mlp"}       # a generator and a discriminator, which the gan task drives itself
-MODELS = [name for name in CONFIGS if name not in ADVERSARIAL]
+GRAPHS = {name for name in CONFIGS if "graph" in OmegaConf.load(CONF / "model" / f"{name}.yaml").inputs}  # test_graphs.py
+MODELS = [name for name in CONFIGS if name not in ADVERSARIAL | GRAPHS]
 MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5
 # Small widths keep every build under a second.

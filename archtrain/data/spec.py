@@ -26,6 +26,7 @@ class DataSpec:
     scale: tuple[float, float] = (0.0, 1.0)       # (mean, std) that undo a series' standardization
     autoregression: tuple[float, ...] = ()        # AR baseline: one coefficient per past step, then the intercept
     standardization: tuple = ()                   # (means, stds) per feature or image channel that scaled the inputs
+    num_graphs: int | None = None                 # graph data: how many graphs (1: one graph, split by node masks)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """New raw inputs (batch, features) or (batch, channels, height, width), scaled as the data's own were."""

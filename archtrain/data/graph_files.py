@@ -146,4 +146,9 @@ def read_planetoid(folder: Path, name: str) -> Data:
             read_file(str(folder), name, suffix)
         except Exception as err:   # a pickle can fail in many ways
             raise ArchtrainError(f"{path}: not a Planetoid raw file ({type(err).__name__}: {err})") from None
-    return read_planetoid_data(str(folder), name)
+    try:
+        return read_planetoid_data(str(folder), name)
+    except (IndexError, RuntimeError, ValueError) as err:   # files that do not fit together
+        raise ArchtrainError(f"{folder}/ind.{name}.*: the Planetoid files do not fit together "
+                             f"({type(err).__name__}: {err}); the standard split takes the 500 nodes after "
+                             f"the training nodes for val") from None

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from archtrain.assemble import check_task
+from archtrain.assemble import assemble, check_task
 from archtrain.catalog import CONF
 from archtrain.checks import check_fit
 from archtrain.cli import main
@@ -160,13 +160,29 @@ def test_counting_and_family_graphs_have_the_structure_their_labels_name():
         DegreeCounting(samples=8, nodes=9, degrees=[2, 3], batch_size=4, val_fraction=0.25, test_fraction=0.25)
 
 
-def test_gin_counts_neighbours_where_mean_aggregation_cannot(workdir):
-    small = ["data.samples=100", "trainer.max_epochs=12", *FAST]
-    gin = train(workdir / "gin", "model=gin", *small)
-    gcn = train(workdir / "gcn", "model=gcn", "data=degree_counting", *small)
-    assert gin["status"] == gcn["status"] == "completed" and gin["task"] == "graph_classify"
-    assert gin["test"]["test/acc"] >= 0.9
-    assert gcn["test"]["test/acc"] <= 0.45           # 4 classes: every graph looks the same to it
+def fit_task(*overrides: str, epochs: int) -> float:
+    """Train the run that `overrides` describe with its own task and loaders, without Lightning; its test accuracy."""
+    torch.manual_seed(0)
+    parts = assemble(config(*overrides))
+    optimizer = torch.optim.Adam(parts.net.parameters(), lr=0.01)
+    for _ in range(epochs):
+        for batch in parts.data.train_dataloader():
+            optimizer.zero_grad()
+            parts.task.loss(batch).backward()
+            optimizer.step()
+    parts.task.eval()
+    with torch.no_grad():
+        for batch in parts.data.test_dataloader():
+            parts.task.evaluate(batch, parts.task.metrics["test"])
+    return float(parts.task.metrics["test"]["acc"].compute())
+
+
+def test_gin_counts_neighbours_where_mean_aggregation_cannot():
+    torch.set_num_threads(1)
+    small = ["data.samples=100", "model.width=16"]
+    assert fit_task("model=gin", *small, epochs=15) >= 0.9
+    for model in ("gcn", "graphsage"):        # 4 classes, and every graph looks the same to a mean
+        assert fit_task(f"model={model}", "data=degree_counting", *small, epochs=15) <= 0.45
 
 
 def test_gcn_alone_classifies_the_karate_club_from_one_member_per_faction_and_eval_agrees(workdir, capsys):
@@ -213,7 +229,7 @@ def test_graph_tasks_refuse_what_they_cannot_train(overrides, message):
 
 
 def test_each_graph_model_alone_picks_graph_data_and_a_task_that_fits():
-    picked = {name: (config(f"model={name}").data.name, config(f"model={name}").task.name) for name in MODELS}
-    assert picked["gcn"] == ("karate", "node_classify") and picked["gin"] == ("degree_counting", "graph_classify")
-    assert picked["graphsage"] == picked["gat"] == ("sbm", "node_classify")
+    assert (config("model=gcn").data.name, config("model=gcn").task.name) == ("karate", "node_classify")
+    assert (config("model=gin").data.name, config("model=gin").task.name) == ("degree_counting", "graph_classify")
+    assert config("model=graphsage").data.name == "sbm"
     assert config("model=gcn", "data=florentine").task.name == "link_predict"

@@ -6,16 +6,17 @@ import torch
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 
-from archtrain.catalog import CONF
+from archtrain.catalog import CONF, shipped
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 from archtrain.models import accepted_arguments, build_net
 from archtrain.models.protocol import Head, Network
 from test_vision_models import SMALL as SMALL_CNNS
 
-CONFIGS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
+CONFIGS = shipped("model")
 ADVERSARIAL = {"gan_mlp", "dcgan"}      # a generator and a discriminator, which the gan task drives itself
-MODELS = [name for name in CONFIGS if name not in ADVERSARIAL]
+GRAPHS = {name for name in CONFIGS if "graph" in OmegaConf.load(CONF / "model" / f"{name}.yaml").inputs}  # test_graphs.py
+MODELS = [name for name in CONFIGS if name not in ADVERSARIAL | GRAPHS]
 MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5
 # Small widths keep every build under a second.

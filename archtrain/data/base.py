@@ -117,6 +117,10 @@ class ArrayDataModule(pl.LightningDataModule):
         steps = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         return steps * self.batch_size * trainer.world_size
 
+    def split_loader(self, split: str) -> DataLoader:
+        """Every example of `split` once, in order (what `archtrain eval` reads)."""
+        return self._loader(split, shuffle=False)
+
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 

@@ -28,6 +28,7 @@ class DataSpec:
     standardization: tuple = ()                   # (means, stds) per feature or image channel that scaled the inputs
     modes: tuple = ()                             # 2-D toy mixtures: each Gaussian's centre (x, y)
     mode_std: float = 0.0                         # and their standard deviation
+    num_graphs: int | None = None                 # graph data: how many graphs (1: one graph, split by node masks)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """New raw inputs (batch, features) or (batch, channels, height, width), scaled as the data's own were."""

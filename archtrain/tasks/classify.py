@@ -20,9 +20,17 @@ class Classify(Task):
     def augments(cls, modality):
         return modality == "image"
 
-    def loss(self, batch):
+    def scored(self, batch):
+        """The logits and the class labels of the examples a batch scores (graph tasks pick nodes or graphs)."""
         x, y = batch
+        return self.net(x), y
+
+    def loss(self, batch):
         reg = self.regularization
+        if not (reg.augment or reg.mix):
+            logits, y = self.scored(batch)
+            return F.cross_entropy(logits, y, label_smoothing=reg.label_smoothing)
+        x, y = batch
         if reg.augment:
             x = reg.augment(x)
         if reg.mix:
@@ -36,7 +44,6 @@ class Classify(Task):
         return {"loss": MeanMetric(), "acc": MulticlassAccuracy(self.spec.num_classes, average="micro")}
 
     def evaluate(self, batch, metrics):
-        x, y = batch
-        logits = self.net(x)
+        logits, y = self.scored(batch)
         metrics["loss"].update(F.cross_entropy(logits, y), weight=len(y))
         metrics["acc"].update(logits, y)

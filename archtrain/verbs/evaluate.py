@@ -51,15 +51,13 @@ def run(arguments: list[str]) -> None:
 def evaluate(parts, split: str) -> dict[str, float]:
     """The task's test metrics on every example of `split`, by name (e.g. acc, loss)."""
     import lightning.pytorch as pl
-    from torch.utils.data import DataLoader
 
-    from archtrain.data.base import TensorBatches
     from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 
     avoid_deprecated_leafspec()
     quiet_lightning()
-    batches = DataLoader(TensorBatches(*split_tensors(parts, split)), batch_size=parts.data.batch_size,
-                         collate_fn=lambda batch: batch)
+    split_tensors(parts, split)             # refuses a split the data lacks
+    batches = parts.data.split_loader(split)
     trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, devices=1)
     results = trainer.test(parts.task, dataloaders=batches, verbose=False)[0]

@@ -23,6 +23,7 @@ the run's test split (else val), prints the largest absolute difference of their
 KEYS = {"run": None, "format": None, "checkpoint": "best"}
 TOLERANCE = 1e-4
 EXAMPLES = 8            # the batch size of the parity check
+GRAPH_MODALITIES = ("graph", "graphs")     # nets that read a PyG Data, not tensors
 
 
 class ExportMismatch(ArchtrainError):
@@ -36,6 +37,9 @@ def run(arguments: list[str]) -> None:
     exporter = EXPORTERS[choice("format", args["format"], tuple(EXPORTERS))]
     checkpoint = choice("checkpoint", args["checkpoint"], ("best", "last"))
     parts = load_parts(args["run"], checkpoint)
+    if parts.cfg.data.modality in GRAPH_MODALITIES:
+        raise ArchtrainError(f"archtrain export writes nets that take tensors; model={parts.cfg.model.name} "
+                             f"takes a PyG graph (data={parts.cfg.data.name}), which it cannot export")
     split = "test" if "test" in parts.data.splits else "val"
     inputs = net_inputs(parts, tuple(t[:EXAMPLES] for t in split_tensors(parts, split)))
     net = parts.net.eval()

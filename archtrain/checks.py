@@ -156,7 +156,8 @@ KNOB_RULES = {
     **dict.fromkeys(("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction",
                      "test_fraction", "pct_start"), FRACTION),
     "mask_rate": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
-    **dict.fromkeys(("centres", "time_steps", "gibbs_steps", "sample_steps", "recall_sweeps"), AT_LEAST_ONE),
+    **dict.fromkeys(("centres", "time_steps", "gibbs_steps", "sample_steps", "recall_sweeps",
+                     "neurons", "patterns"), AT_LEAST_ONE),
     **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
     **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
 }

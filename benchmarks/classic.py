@@ -115,7 +115,7 @@ def rbm() -> None:
     """CD-1 and PCD on binarised digits: curves, samples, filters."""
     figure, axes = plt.subplots(1, 2, figsize=(8, 3))
     for name, overrides in (("cd1", ["optim.lr=0.05"]), ("cd10", ["task.gibbs_steps=10"]),
-                            ("pcd", ["task.persistent=true", "optim.lr=0.005"])):
+                            ("pcd", ["task.persistent=true", "optim.lr=0.02"])):
         summary, run_dir = run(f"rbm-{name}", "model=rbm", "trainer.max_epochs=30", *overrides)
         series = per_epoch(run_dir).dropna(subset=["train/recon_error"])
         axes[0].plot(series.index, series["train/recon_error"], label=name)

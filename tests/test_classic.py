@@ -3,6 +3,8 @@ network separates XOR and moons where a linear model cannot, a Hopfield network 
 from corrupted probes (and a modern one is attention), an RBM learns digits by contrastive divergence,
 a spiking network classifies digits, and feedback alignment learns with random feedback."""
 
+import re
+
 import pandas as pd
 import pytest
 import torch
@@ -14,7 +16,12 @@ from archtrain.models.rbm import RBM
 from archtrain.models.spiking import SpikingNet
 from archtrain.tasks.hopfield import corrupt
 from archtrain.training.feedback_alignment import FeedbackLinear, angle_degrees
+from archtrain.assemble import check_task
+from archtrain.data import build_datamodule
+from archtrain.errors import ArchtrainError
 from conftest import resume, train
+from test_bad_input import one_error_line, run_main
+from test_tasks import config
 from test_reliability import same_weights, weights
 
 THREADS = "hardware.threads=1"
@@ -188,3 +195,31 @@ def test_feedback_alignment_learns_digits_as_its_feedback_angle_shrinks(tmp_path
     assert summary["test"]["test/acc"] > 0.7            # 10 classes; see docs/CLASSIC.md for longer runs
     resumed = resume(run, "trainer.max_epochs=5")       # the feedback matrices come back from the checkpoint
     assert resumed["status"] == "completed" and resumed["test"]["test/acc"] > summary["test"]["test/acc"]
+
+
+# What cannot work is refused in one line
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model=mlp", "task=contrastive_divergence"], "model=mlp is none (use model=rbm)"),
+    (["model=rbm", "data.normalize=true"], "binarises inputs in [0, 1]; data.normalize=true"),
+    (["model=rbm", "optim=lbfgs"], "draws new Gibbs samples at every evaluation"),
+    (["model=hopfield", "data=digits"], "data=digits holds other examples in val and test (use data=patterns)"),
+    (["model=mlp", "data=patterns", "task=hopfield"], "model=mlp is no associative memory"),
+    (["model=hopfield", "regularizer=[weight_decay]"], "regularizer=weight_decay acts on gradients"),
+])
+def test_classic_tasks_refuse_what_they_cannot_train(overrides, message):
+    cfg = config(*overrides)
+    with pytest.raises(ArchtrainError, match=re.escape(message)):
+        check_task(cfg, build_datamodule(cfg.data, seed=0).spec)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["model=snn", "model.time_steps=0"], "model.time_steps=0: must be at least 1"),
+    (["model=snn", "model.membrane_decay=1.5"], "model.membrane_decay=1.5: must be in [0, 1)"),
+    (["model=hopfield", "task.flip_fraction=-0.1"], "task.flip_fraction=-0.1: must be in [0, 1)"),
+    (["model=rbm", "task.gibbs_steps=0"], "task.gibbs_steps=0: must be at least 1"),
+    (["model=rbf", "model.centres=0"], "model.centres=0: must be at least 1"),
+])
+def test_bad_values_of_the_new_knobs_are_one_line(args, message, workdir, capsys):
+    assert run_main(args) == 2
+    assert message in one_error_line(capsys)

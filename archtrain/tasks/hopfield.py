@@ -41,6 +41,11 @@ class Hopfield(Task):
         if not issubclass(get_class(cfg.model._target_), AssociativeMemory):
             found.append(f"task={cfg.task.name} stores and recalls patterns, and model={cfg.model.name} is no "
                          f"associative memory (use model=hopfield or model=modern_hopfield)")
+        if cfg.trainer.accumulate_grad_batches > 1:
+            found.append(f"task={cfg.task.name} stores patterns without gradients; there is nothing to accumulate "
+                         f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)")
+        found += [f"regularizer={key} acts on gradients or weights being fitted; task={cfg.task.name} stores "
+                  f"patterns without either" for key in (cfg.get("regularizer") or {}) if key != "early_stopping"]
         if "patterns" not in cfg.data._target_.lower():
             found.append(f"task={cfg.task.name} recalls the patterns it stored, and data={cfg.data.name} holds "
                          f"other examples in val and test (use data=patterns)")

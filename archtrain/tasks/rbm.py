@@ -39,6 +39,9 @@ class ContrastiveDivergence(Generative):
         if not issubclass(get_class(cfg.model._target_), RBM):
             found.append(f"task={cfg.task.name} trains a restricted Boltzmann machine, and model={cfg.model.name} "
                          f"is none (use model=rbm)")
+        if cfg.optim._target_ == "torch.optim.LBFGS":
+            found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={cfg.task.name}'s loss draws new "
+                         f"Gibbs samples at every evaluation")
         if cfg.data.get("normalize"):
             found.append(f"task={cfg.task.name} binarises inputs in [0, 1]; data.normalize=true moves them "
                          f"out of it (drop it)")

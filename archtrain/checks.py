@@ -202,6 +202,10 @@ KNOB_RULES = {
     **dict.fromkeys(("degree", "signal"), NON_NEGATIVE),
     "attention_dropout": FRACTION,
     "homophily": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
+    **dict.fromkeys(("centres", "time_steps", "gibbs_steps", "sample_steps", "recall_sweeps",
+                     "neurons", "patterns"), AT_LEAST_ONE),
+    **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
+    **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
 }
 
 

@@ -16,13 +16,15 @@ from test_vision_models import SMALL as SMALL_CNNS
 CONFIGS = shipped("model")
 ADVERSARIAL = {"gan_mlp", "dcgan"}      # a generator and a discriminator, which the gan task drives itself
 GRAPHS = {name for name in CONFIGS if "graph" in OmegaConf.load(CONF / "model" / f"{name}.yaml").inputs}  # test_graphs.py
-MODELS = [name for name in CONFIGS if name not in ADVERSARIAL | GRAPHS]
+ENERGY_BASED = {"rbm", "hopfield", "modern_hopfield"}   # sampled or recalled, no head: their own tasks drive them
+MODELS = [name for name in CONFIGS if name not in ADVERSARIAL | GRAPHS | ENERGY_BASED]
 MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5
 # Small widths keep every build under a second.
 SMALL = {
     **SMALL_CNNS,
     "mlp": {"width": 16},
+    "snn": {"width": 16, "time_steps": 3}, "rbf": {"centres": 4},
     "rnn": {"hidden_size": 8}, "lstm": {"hidden_size": 8}, "gru": {"hidden_size": 8, "bidirectional": True},
     "tcn": {"channels": 8, "levels": 2},
     "vit": {"d_model": 16, "num_layers": 1, "num_heads": 2},
@@ -66,7 +68,7 @@ def readouts(name: str) -> list[bool]:
 
 def test_every_model_but_the_adversarial_pairs_is_a_network():
     for name in CONFIGS:
-        assert issubclass(get_class(model_config(name)._target_), Network) == (name not in ADVERSARIAL), name
+        assert issubclass(get_class(model_config(name)._target_), Network) == (name not in ADVERSARIAL | ENERGY_BASED), name
 
 
 CASES = [(name, per_step) for name in MODELS for per_step in readouts(name)]

@@ -55,6 +55,9 @@ class Task(pl.LightningModule):
     Metrics are logged once per epoch: Lightning's per-step `self.log` costs more than a small
     model's whole training step. Modules of `net` with an `auxiliary_loss()` method (a mixture of
     experts' load balancing) add its value to the training loss; it is logged as train/aux_loss.
+    Modules with a `statistics(training)` method (models/statistics.py) have their means logged
+    at each epoch's end, and modules with `fit_to_data(x)` are fitted to the training inputs before
+    training starts (an RBF network's k-means centres; on resume the checkpoint overwrites them).
     """
 
     monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
@@ -93,6 +96,7 @@ class Task(pl.LightningModule):
         self.regularization = regularization or Regularization()
         self.train_loss, self.train_aux_loss = RunningMean(), RunningMean()
         self.auxiliary = [module for module in net.modules() if hasattr(module, "auxiliary_loss")]
+        self.reporting = [module for module in net.modules() if hasattr(module, "statistics")]
         self.metrics = nn.ModuleDict({stage: nn.ModuleDict(self.make_metrics()) for stage in STAGES})
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -135,13 +139,27 @@ class Task(pl.LightningModule):
         self.train_loss.restore(checkpoint.get("train_loss_so_far") or {})
         self.train_aux_loss.restore(checkpoint.get("aux_loss_so_far") or {})
 
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            for module in self.net.modules():
+                if hasattr(module, "fit_to_data"):
+                    module.fit_to_data(self.trainer.datamodule.splits["train"][0].to(self.device))
+
     def on_train_epoch_end(self) -> None:
         mean, auxiliary = self.train_loss.pop(), self.train_aux_loss.pop()
         if mean is not None:
             self.log("train/loss", mean, prog_bar=True, sync_dist=True)
         if auxiliary is not None:
             self.log("train/aux_loss", auxiliary, sync_dist=True)
-        self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])   # as the epoch's last step used it
+        if self.trainer.optimizers:     # the rate the epoch's last step used
+            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        self._log_statistics("train")
+
+    def _log_statistics(self, stage: str) -> None:
+        """The means that the net's reporting modules kept during this stage's epoch."""
+        for module in self.reporting:
+            for name, value in module.statistics(training=stage == "train").items():
+                self.log(f"{stage}/{name}", value, sync_dist=True)
 
     def validation_step(self, batch, batch_idx):
         self.evaluate(batch, self.metrics["val"])
@@ -159,6 +177,7 @@ class Task(pl.LightningModule):
         metrics = self.metrics[stage]
         self.log_dict({f"{stage}/{name}": metric.compute() for name, metric in metrics.items()},
                       prog_bar=stage == "val")
+        self._log_statistics(stage)
         for metric in metrics.values():
             metric.reset()
 

@@ -33,7 +33,8 @@ VERBS = {
     "export": "archtrain.verbs.export",
     "list": "archtrain.verbs.listing",
 }
-GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment")
+GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
+          "tune", "debug")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
 Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]      train

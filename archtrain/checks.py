@@ -18,7 +18,7 @@ from archtrain.suggest import closest
 REQUIRED_GROUPS = ("model", "data", "task", "optim", "hardware")
 # The groups whose options are free-form: their knobs are checked by name (KNOB_RULES) and by the
 # type of the value the option ships with (check_types).
-KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "tune")
+KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "tune", "debug")
 MAX_SEED = 2**32 - 1                      # Lightning's seed_everything takes a uint32
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla")
 

@@ -20,6 +20,7 @@ from archtrain.hardware import trainer_arguments
 from archtrain.runs import RunDir
 from archtrain.training.loggers import RUN_LOG
 
+SKIPPED = (10, 1)        # the finder's first and last steps, which its suggestion ignores (Lightning's default)
 MODES = {"lr": ("exponential", "linear"), "batch_size": ("power", "binsearch")}
 
 
@@ -74,19 +75,21 @@ def find_batch_size(tuner: Tuner, cfg: DictConfig, parts) -> dict:
     found = tuner.scale_batch_size(parts.task, datamodule=parts.data, mode=knobs.mode, init_val=knobs.init_val,
                                    max_trials=knobs.max_trials, steps_per_trial=knobs.steps_per_trial,
                                    max_val=knobs.max_val)
-    parts.data.batch_size = cfg.data.batch_size = int(found)
-    return {"was": was, "found": int(found)}
+    examples = len(parts.data.train_dataloader().dataset)   # Lightning stops doubling past it, but keeps the size
+    parts.data.batch_size = cfg.data.batch_size = min(int(found), examples)
+    return {"was": was, "found": parts.data.batch_size, "training_examples": examples}
 
 
 def find_lr(tuner: Tuner, cfg: DictConfig, parts, plot: Path) -> dict:
     knobs = cfg.tune.lr
     finder = tuner.lr_find(parts.task, datamodule=parts.data, min_lr=knobs.min_lr, max_lr=knobs.max_lr,
                            num_training=knobs.num_training, mode=knobs.mode, update_attr=False)
-    suggested = finder.suggestion()
-    if suggested is None:
-        raise ArchtrainError(f"tune=lr: the finder recorded {len(finder.results['loss'])} losses, too few to "
-                             f"suggest a rate (it needs more than 11); let it take tune.lr.num_training="
+    losses = torch.tensor(finder.results["loss"][SKIPPED[0]:-SKIPPED[1]])
+    if int(losses.isfinite().sum()) < 2:       # Lightning's suggestion() would log an error and return None
+        raise ArchtrainError(f"tune=lr: the finder ran {len(finder.results['loss'])} steps, too few to suggest a rate "
+                             f"(it needs {sum(SKIPPED) + 2} with a finite loss); let it take tune.lr.num_training="
                              f"{knobs.num_training} steps (raise trainer.max_epochs or the batches per epoch)")
+    suggested = finder.suggestion(*SKIPPED)
     was = cfg.optim.lr
     cfg.optim.lr = float(suggested)
     parts.task.make_optimizer = instantiate(cfg.optim)

@@ -32,6 +32,8 @@ VERBS = {
     "predict": "archtrain.verbs.predict",
     "export": "archtrain.verbs.export",
     "list": "archtrain.verbs.listing",
+    "summary": "archtrain.verbs.summary",
+    "compare": "archtrain.verbs.compare",
 }
 GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
           "tune", "debug")

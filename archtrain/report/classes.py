@@ -1,6 +1,7 @@
 """A classifier's test results by class: per_class.csv and the confusion matrix as a picture."""
 
 import csv
+import warnings
 from pathlib import Path
 
 import torch
@@ -29,8 +30,11 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path: Path, titl
 
     size = min(4 + 0.45 * len(classes), 16)
     figure, ax = plt.subplots(figsize=(size, size))
-    MulticlassConfusionMatrix(len(classes)).plot(confusion, ax=ax, labels=classes,
-                                                 add_text=len(classes) <= ANNOTATED)
+    with warnings.catch_warnings():     # torchmetrics hands matplotlib a tensor, which numpy 2 warns about
+        warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept a copy keyword",
+                                category=DeprecationWarning)
+        MulticlassConfusionMatrix(len(classes)).plot(confusion, ax=ax, labels=classes,
+                                                     add_text=len(classes) <= ANNOTATED)
     ax.set_title(title)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

@@ -18,7 +18,7 @@ from archtrain.suggest import closest
 REQUIRED_GROUPS = ("model", "data", "task", "optim", "hardware")
 # The groups whose options are free-form: their knobs are checked by name (KNOB_RULES) and by the
 # type of the value the option ships with (check_types).
-KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer")
+KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "tune", "debug")
 MAX_SEED = 2**32 - 1                      # Lightning's seed_everything takes a uint32
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla")
 
@@ -44,6 +44,8 @@ TRAINER_OWNED = {
     "default_root_dir": "hydra.run.dir=<folder>",
     "logger": "logger=[tensorboard,mlflow,wandb]",
     "callbacks": "the regularizer group (early_stopping, ema...)",
+    "profiler": "debug=profile (debug.profiler=simple|advanced)",
+    "fast_dev_run": "debug=fast",
     **{key: f"hardware.{key}=..." for key in ("accelerator", "devices", "strategy", "num_nodes", "precision",
                                               "deterministic")},
 }
@@ -168,6 +170,7 @@ FIXED_RULES = {
     "trainer.limit_test_batches": batch_limit(0),
     "trainer.check_val_every_n_epoch": count(1),
     "trainer.accumulate_grad_batches": count(1),
+    "trainer.overfit_batches": batch_limit(0),
     "checkpoint.every_n_steps": count(1),
     "hardware.accelerator": ((lambda v: v in ACCELERATORS), f"choose from {', '.join(ACCELERATORS)}"),
     "hardware.devices": (devices_ok, "must be a count (at least 1), -1 (every GPU), a list of GPU ids or auto"),
@@ -179,13 +182,14 @@ FIXED_RULES = {
 # constructor that takes them.
 KNOB_RULES = {
     **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor",
-                     "spacing", "turn_scale", "decoder_std"), POSITIVE),
+                     "spacing", "turn_scale", "decoder_std", "min_lr", "max_lr"), POSITIVE),
     **dict.fromkeys(("hidden", "hidden_size", "d_model", "num_heads", "ff_mult", "channels", "image_size",
                      "patch_size", "kernel_size", "growth_rate", "latent_size", "bottleneck", "fires", "beam_size",
                      "batch_size", "seq_len", "window", "horizon", "samples", "length", "symbols", "modes",
                      "max_len", "min_len", "eval_size", "train_size", "samples_per_epoch", "stride", "max_iter",
                      "history_size", "step_size", "discriminator_steps",
-                     "side", "modes_per_moon", "code_size", "stages"), AT_LEAST_ONE),
+                     "side", "modes_per_moon", "code_size", "stages",
+                     "num_training", "init_val", "max_trials", "steps_per_trial", "max_val"), AT_LEAST_ONE),
     **dict.fromkeys(("depth", "num_layers", "encoder_layers", "decoder_layers", "levels", "moe_experts",
                      "warmup_steps", "sample_length", "top_k", "patience", "l1", "noise", "std", "radius",
                      "momentum", "min_delta", "noise_level", "sparsity", "beta", "pictures_every"), NON_NEGATIVE),

@@ -9,4 +9,5 @@ KNOB_CHOICES = {
     "cell": ("rnn", "lstm", "gru"),
     "nonlinearity": ("tanh", "relu"),                   # of an Elman RNN's cell
     "generator_loss": ("non_saturating", "minimax"),
+    "profiler": ("simple", "advanced"),                # debug.profiler
 }

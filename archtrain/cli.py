@@ -35,9 +35,11 @@ VERBS = {
     "export": "archtrain.verbs.export",
     "list": "archtrain.verbs.listing",
     "sample": "archtrain.verbs.sample",
+    "summary": "archtrain.verbs.summary",
+    "compare": "archtrain.verbs.compare",
 }
 GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
-          "hparams_search")
+          "hparams_search", "tune", "debug")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
 Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]      train

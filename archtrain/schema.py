@@ -19,6 +19,7 @@ class TrainerConfig:
     limit_test_batches: Any = None
     check_val_every_n_epoch: int = 1
     accumulate_grad_batches: int = 1
+    overfit_batches: Any = 0              # a count (int) or a fraction (float); 0: off
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Config:
     regularizer: Any = None
     transform: Any = None
     logger: Any = None
+    tune: Any = None
+    debug: Any = None
 
 
 def register() -> None:

@@ -19,6 +19,7 @@ from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.hardware import check_hardware, cpu_threads, describe, prepare, trainer_arguments
 from archtrain.models import count_parameters
 from archtrain.report import console, plots
+from archtrain.report.model_summary import write_model_summary
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import Task
 from archtrain.tasks.generative import Generative
@@ -26,8 +27,10 @@ from archtrain.training.callbacks import (AveragedWeights, DivergenceGuard, Last
                                          SamplePictures, StopOnSignal)
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
+from archtrain.training.debugging import profiler
 from archtrain.training.loggers import RUN_LOG, LogFileLogger, RunCSVLogger, chosen_loggers
 from archtrain.training.regularizers import regularizers
+from archtrain.training.tuning import tune
 
 
 def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
@@ -59,7 +62,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         **trainer_arguments(cfg.hardware, task.unused_parameters), **cfg.trainer, callbacks=callbacks, logger=loggers,
         gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
         enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
-        plugins=[SafeCheckpointIO()],
+        plugins=[SafeCheckpointIO()], profiler=profiler(cfg.get("debug"), run.path),
         use_distributed_sampler=False,      # the data modules shard by rank themselves (data/base.py)
     )
 
@@ -77,6 +80,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     parts = assemble(cfg, resume=resume)
     data, task = parts.data, parts.task
+    layers = write_model_summary(parts, run.path) if rank_zero_only.rank == 0 else None    # before compiling
     prepare(task.net, cfg.hardware)
     if parts.transforms:
         summary["transforms"] = parts.transforms
@@ -84,6 +88,10 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
                    trainable_parameters=sum(p.numel() for p in task.net.parameters() if p.requires_grad),
                    files={"run": str(run.path), "config": str(run.config), "metrics": str(run.metrics),
                           "summary": str(run.summary), "log": str(run.log)})
+    if layers:
+        summary["files"]["model_summary"] = str(layers)
+    if cfg.get("tune") and not resume:      # applied to cfg (and config.yaml) before the trainer stores it
+        summary["tune"] = tune(cfg, run, parts)
     trainer = build_trainer(cfg, run, task)
     summary["hardware"] = describe(trainer, cfg.hardware)
     if trainer.world_size > 1 and "LOCAL_RANK" not in os.environ:    # Lightning will launch the other ranks
@@ -110,6 +118,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     if trainer.is_global_zero:
         for extra in task.write_extras(run.path):
             files[extra.stem] = str(extra)
+        summary.update(task.test_report())
         files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor,
                                                                     f"{cfg.model.name} on {cfg.data.name}"))
     best_score = checkpoint.best_model_score

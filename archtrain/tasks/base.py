@@ -192,3 +192,7 @@ class Task(pl.LightningModule):
     def write_extras(self, run_dir: Path) -> list[Path]:
         """Files beyond metrics and checkpoints that this objective writes after testing."""
         return []
+
+    def test_report(self) -> dict:
+        """Figures beyond the logged test metrics that this objective adds to summary.json after testing."""
+        return {}

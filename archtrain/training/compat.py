@@ -48,3 +48,5 @@ def quiet_lightning() -> None:
                             category=UserWarning)
     warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)`",
                             category=UserWarning)
+    # debug=overfit: Lightning reads the first batches in order, as it should, and says so for each loader
+    warnings.filterwarnings("ignore", message=r"You requested to overfit but enabled", category=UserWarning)

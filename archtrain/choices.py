@@ -8,6 +8,6 @@ KNOB_CHOICES = {
     "positions": ("sinusoidal", "learned", "rotary"),
     "cell": ("rnn", "lstm", "gru"),
     "nonlinearity": ("tanh", "relu"),                   # of an Elman RNN's cell
-    "generator_loss": ("non_saturating", "minimax"),
+    "loss": ("non_saturating", "minimax", "wasserstein"),   # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),                # debug.profiler
 }

@@ -204,10 +204,10 @@ def test_knob_choices_are_what_the_code_offers():
 
     from archtrain.choices import KNOB_CHOICES
     from archtrain.models import blocks, init, recurrent
-    from archtrain.training.adversarial import GENERATOR_LOSSES
+    from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
     offered = {"activation": blocks.ACTIVATIONS, "init": ("default", *init.SCHEMES), "positions": blocks.POSITIONS,
-               "cell": recurrent.CELLS, "generator_loss": GENERATOR_LOSSES,
+               "cell": recurrent.CELLS, "loss": ADVERSARIAL_LOSSES,
                "profiler": PROFILERS}
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):         # what torch's Elman RNN takes

@@ -17,7 +17,9 @@ CONFIGS = shipped("model")
 ADVERSARIAL = {"gan_mlp", "dcgan"}      # a generator and a discriminator, which the gan task drives itself
 GRAPHS = {name for name in CONFIGS if "graph" in OmegaConf.load(CONF / "model" / f"{name}.yaml").inputs}  # test_graphs.py
 ENERGY_BASED = {"rbm", "hopfield", "modern_hopfield"}   # sampled or recalled, no head: their own tasks drive them
-MODELS = [name for name in CONFIGS if name not in ADVERSARIAL | GRAPHS | ENERGY_BASED]
+DENOISERS = {"ddpm", "ddpm_mlp"}        # predict the noise in their input: the diffusion task drives them
+NO_HEAD = ADVERSARIAL | ENERGY_BASED | DENOISERS
+MODELS = [name for name in CONFIGS if name not in NO_HEAD | GRAPHS]
 MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5
 # Small widths keep every build under a second.
@@ -66,9 +68,9 @@ def readouts(name: str) -> list[bool]:
     return [False, True] if "per_step" in accepted_arguments(cfg) else [get_class(cfg._target_).per_step]
 
 
-def test_every_model_but_the_adversarial_pairs_is_a_network():
+def test_every_model_made_for_a_head_is_a_network():
     for name in CONFIGS:
-        assert issubclass(get_class(model_config(name)._target_), Network) == (name not in ADVERSARIAL | ENERGY_BASED), name
+        assert issubclass(get_class(model_config(name)._target_), Network) == (name not in NO_HEAD), name
 
 
 CASES = [(name, per_step) for name in MODELS for per_step in readouts(name)]

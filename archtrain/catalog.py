@@ -1,10 +1,11 @@
 """What the shipped configs offer, read from the conf folder without importing torch."""
 
+from importlib.resources import files
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-CONF = Path(__file__).resolve().parent / "conf"
+CONF = Path(str(files("archtrain.conf")))    # the top-level conf/, installed as the package archtrain.conf
 USER_DIRS: list[Path] = []      # config folders the user adds (--config-dir, hydra.searchpath), after CONF
 
 

@@ -265,7 +265,7 @@ def one_line(message: str) -> str:
 
 
 def run_hydra(resume_overrides: list[str]) -> None:
-    @hydra.main(config_path="conf", config_name="config", version_base="1.3")
+    @hydra.main(config_path="pkg://archtrain.conf", config_name="config", version_base="1.3")
     def job(cfg: DictConfig) -> dict:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode

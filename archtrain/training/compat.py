@@ -48,3 +48,6 @@ def quiet_lightning() -> None:
                             category=UserWarning)
     warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)`",
                             category=UserWarning)
+    # the hopfield task stores patterns by Hebb's rule, with no optimizer by design
+    warnings.filterwarnings("ignore", message=r".*returned `None`, this fit will run with no optimizer",
+                            category=UserWarning)

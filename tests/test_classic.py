@@ -27,6 +27,15 @@ from test_reliability import same_weights, weights
 THREADS = "hardware.threads=1"
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: more threads only contend (runs set hardware.threads=1 for the same reason)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def epochs(run_dir) -> pd.DataFrame:
     """metrics.csv as one row per epoch."""
     return pd.read_csv(run_dir / "metrics.csv").groupby("epoch").mean()
@@ -49,12 +58,29 @@ def test_rbf_centres_start_at_the_clusters_of_the_inputs():
     assert torch.allclose(widths, torch.full((3,), 5.0 * 2**0.5), atol=0.2) or widths.min() > 4.5
 
 
-def test_rbf_separates_xor_and_moons_where_a_linear_model_cannot(tmp_path):
-    for data, extra in (("xor", ["trainer.max_epochs=30"]), ("moons", [])):
-        rbf = train(tmp_path / f"rbf-{data}", "model=rbf", f"data={data}", *extra, THREADS)
-        linear = train(tmp_path / f"linear-{data}", "model=perceptron", f"data={data}", *extra, THREADS)
-        margin = 0.4 if data == "xor" else 0.02
-        assert rbf["test"]["test/acc"] >= linear["test"]["test/acc"] + margin, data
+def fit_classifier(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 300) -> float:
+    """Full-batch Adam on (x, y); the training accuracy reached."""
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.05)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        optimizer.step()
+    return (net(x).argmax(1) == y).float().mean().item()
+
+
+def test_rbf_solves_xor_which_no_linear_model_can():
+    torch.manual_seed(0)
+    x, y = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]), torch.tensor([0, 1, 1, 0])
+    rbf = RBFNetwork(2, 2, centres=4)
+    rbf.fit_to_data(x)
+    assert fit_classifier(rbf, x, y) == 1.0
+    assert fit_classifier(torch.nn.Linear(2, 2), x, y) <= 0.75
+
+
+def test_rbf_beats_a_linear_model_on_moons(tmp_path):
+    rbf = train(tmp_path / "rbf", "model=rbf", "data=moons", THREADS)
+    linear = train(tmp_path / "linear", "model=perceptron", "data=moons", THREADS)
+    assert rbf["test"]["test/acc"] >= linear["test"]["test/acc"] + 0.02
 
 
 # Hopfield networks
@@ -100,11 +126,10 @@ def test_a_modern_hopfield_update_is_softmax_attention_over_the_stored_patterns(
 
 def test_hopfield_runs_store_and_recall_through_archtrain(tmp_path):
     classical = train(tmp_path / "classical", "model=hopfield", "trainer.max_epochs=2", THREADS)
-    overloaded = train(tmp_path / "overloaded", "model=hopfield", "data.patterns=40", "trainer.max_epochs=1", THREADS)
+    # 40 patterns of 100 bits: far beyond the classical network's capacity (see the test above)
     modern = train(tmp_path / "modern", "model=modern_hopfield", "data.patterns=40", "trainer.max_epochs=1", THREADS)
     assert classical["status"] == "completed" and classical["best"]["metric"] == "val/recall"
     assert classical["test"]["test/recall"] >= 0.8
-    assert overloaded["test"]["test/recall"] == 0.0 and overloaded["test"]["test/overlap"] < 0.8
     assert modern["test"]["test/recall"] == 1.0
     assert classical["final"]["train/loss"] < -0.4          # energy per unit of the stored patterns
 
@@ -134,6 +159,7 @@ def test_rbm_reconstruction_error_falls_and_pseudo_likelihood_rises(tmp_path):
     assert {"samples", "filters"} <= summary["files"].keys()
 
 
+@pytest.mark.slow
 def test_persistent_cd_resumes_its_chains_exactly(tmp_path):
     run = ["model=rbm", "task.persistent=true", "task.sample_steps=5", "optim.lr=0.01",
            "trainer.limit_train_batches=10", "trainer.limit_val_batches=2", THREADS]

@@ -5,6 +5,7 @@ import torch
 from hydra.utils import get_class
 from torchmetrics import MeanMetric
 
+from archtrain.data.patterns import RandomPatterns
 from archtrain.models.hopfield import AssociativeMemory
 from archtrain.tasks.base import Task
 
@@ -46,7 +47,7 @@ class Hopfield(Task):
                          f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)")
         found += [f"regularizer={key} acts on gradients or weights being fitted; task={cfg.task.name} stores "
                   f"patterns without either" for key in (cfg.get("regularizer") or {}) if key != "early_stopping"]
-        if "patterns" not in cfg.data._target_.lower():
+        if not issubclass(get_class(cfg.data._target_), RandomPatterns):
             found.append(f"task={cfg.task.name} recalls the patterns it stored, and data={cfg.data.name} holds "
                          f"other examples in val and test (use data=patterns)")
         return found

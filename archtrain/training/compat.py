@@ -50,3 +50,6 @@ def quiet_lightning() -> None:
                             category=UserWarning)
     # debug=overfit: Lightning reads the first batches in order, as it should, and says so for each loader
     warnings.filterwarnings("ignore", message=r"You requested to overfit but enabled", category=UserWarning)
+    # the hopfield task stores patterns by Hebb's rule, with no optimizer by design
+    warnings.filterwarnings("ignore", message=r".*returned `None`, this fit will run with no optimizer",
+                            category=UserWarning)

@@ -221,6 +221,7 @@ def test_a_graph_model_with_other_data_or_the_reverse_is_refused_in_one_line(ove
     (["model=gcn", "data=sbm", "data.graphs=5", "task=link_predict"], "task=link_predict holds edges out of one graph"),
     (["model=gcn", "data=florentine", "task=node_classify"], "task=node_classify needs data with class labels"),
     (["model=gcn", "regularizer=[mixup]"], "mixup applies to image classification, not to node_classify on graph data"),
+    (["model=gcn", "hardware=ddp", "hardware.devices=2"], "data=karate is one graph, trained full-batch in one process"),
 ])
 def test_graph_tasks_refuse_what_they_cannot_train(overrides, message):
     cfg = config(*overrides)
@@ -233,3 +234,4 @@ def test_each_graph_model_alone_picks_graph_data_and_a_task_that_fits():
     assert (config("model=gin").data.name, config("model=gin").task.name) == ("degree_counting", "graph_classify")
     assert config("model=graphsage").data.name == "sbm"
     assert config("model=gcn", "data=florentine").task.name == "link_predict"
+    assert config("experiment=karate_gcn").optim.lr == 0.01

@@ -186,6 +186,12 @@ def test_gin_counts_neighbours_where_mean_aggregation_cannot():
         assert fit_task(f"model={model}", "data=degree_counting", *small, epochs=15) <= 0.45
 
 
+def test_inductive_node_classification_labels_the_nodes_of_unseen_graphs():
+    torch.set_num_threads(1)
+    accuracy = fit_task("model=graphsage", "data=sbm", "data.graphs=5", "data.nodes=200", "model.width=16", epochs=40)
+    assert accuracy >= 0.8          # 4 communities; the features alone give about half that
+
+
 def test_gcn_alone_classifies_the_karate_club_from_one_member_per_faction_and_eval_agrees(workdir, capsys):
     summary = train(workdir / "run", "model=gcn", "trainer.max_epochs=60", *FAST)
     assert summary["data"] == "karate" and summary["task"] == "node_classify" and summary["steps"] == 60

@@ -64,7 +64,8 @@ def test_a_tu_dataset_reads_each_graph_with_its_label_and_node_features(tmp_path
     folder = tu_files(tmp_path / "tu")
     graphs = read_tu(folder, "T")
     assert [g.num_nodes for g in graphs] == [3, 2] and [int(g.y) for g in graphs] == [1, 0]
-    assert graphs[0].edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]] and graphs[1].edge_index.tolist() == [[0, 1], [1, 0]]
+    assert graphs[0].edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]
+    assert graphs[1].edge_index.tolist() == [[0, 1], [1, 0]]
     assert graphs[0].x.tolist() == [[1, 0, 0, 0.5], [0, 1, 0, 1.5], [1, 0, 0, 0.5]]    # one-hot label, then attribute
 
 

@@ -76,7 +76,8 @@ def read_csv_graph(folder: Path) -> tuple[Data, list[str]]:
     edges = []
     for line, fields in rows(edges_file)[1:]:
         if len(fields) != 2:
-            raise ArchtrainError(f"{edges_file}, line {line}: {len(fields)} values where 2 (source,target) are expected")
+            raise ArchtrainError(f"{edges_file}, line {line}: {len(fields)} values where 2 (source,target) "
+                                 "are expected")
         unknown = [node for node in fields if node not in ids]
         if unknown:
             raise ArchtrainError(f"{edges_file}, line {line}: node '{unknown[0]}' is not in {nodes_file.name}")

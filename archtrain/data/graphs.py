@@ -6,6 +6,7 @@ messages passing along `link_edge_index`). Many graphs are split into sets of gr
 of `batch_size` graphs (PyG's DataLoader), in the same resumable order as every other dataset.
 """
 
+import math
 from pathlib import Path
 
 import networkx as nx
@@ -213,7 +214,7 @@ FAMILIES = {    # random graph families of mean degree about 4
     "erdos_renyi": lambda n, rng: nx.gnp_random_graph(n, 4 / (n - 1), seed=rng),
     "barabasi_albert": lambda n, rng: nx.barabasi_albert_graph(n, 2, seed=rng),
     "watts_strogatz": lambda n, rng: nx.watts_strogatz_graph(n, 4, 0.1, seed=rng),
-    "random_geometric": lambda n, rng: nx.random_geometric_graph(n, (4 / (3.14159 * (n - 1))) ** 0.5, seed=rng),
+    "random_geometric": lambda n, rng: nx.random_geometric_graph(n, (4 / (math.pi * (n - 1))) ** 0.5, seed=rng),
 }
 
 

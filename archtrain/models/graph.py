@@ -57,9 +57,9 @@ class GraphNetwork(Network):
 
     def features(self, graph: Data) -> torch.Tensor:
         x, layers = graph.x, []
-        for conv in self.convs:
+        for i, conv in enumerate(self.convs):
             h = torch.relu(conv(self.dropout(x), graph.edge_index))
-            x = x + h if self.residual and h.shape == x.shape else h
+            x = x + h if self.residual and i > 0 else h
             layers.append(x)
         x = self.jump(layers) if self.jump is not None else x
         return x if self.per_step else self.pool(x, graph.batch)

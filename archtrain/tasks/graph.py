@@ -10,6 +10,7 @@ import copy
 
 import torch
 import torch.nn.functional as F
+from omegaconf import OmegaConf
 from torch_geometric.utils import negative_sampling
 from torchmetrics import MeanMetric
 from torchmetrics.classification import BinaryAUROC
@@ -17,6 +18,16 @@ from torchmetrics.classification import BinaryAUROC
 from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 from archtrain.tasks.classify import Classify
+
+
+def one_graph_problems(cfg, spec) -> list[str]:
+    """One graph is one batch: more than one process would leave the others nothing to train on."""
+    devices, nodes = cfg.hardware.devices, cfg.hardware.get("num_nodes", 1)
+    processes = len(devices) if OmegaConf.is_list(devices) else devices if isinstance(devices, int) else 1
+    if spec.num_graphs == 1 and (processes > 1 or nodes > 1):
+        return [f"data={cfg.data.name} is one graph, trained full-batch in one process; "
+                f"hardware.devices={devices} would leave the other processes nothing to train on"]
+    return []
 
 
 class NodeClassify(Classify):
@@ -29,6 +40,10 @@ class NodeClassify(Classify):
     @classmethod
     def head(cls, spec):
         return Head(spec.num_classes, per_step=True)
+
+    @classmethod
+    def problems(cls, cfg, spec):
+        return super().problems(cfg, spec) + one_graph_problems(cfg, spec)
 
     def scored(self, batch):
         return self.net(batch)[batch.mask], batch.y[batch.mask]
@@ -55,7 +70,7 @@ class LinkPredict(Task):
 
     @classmethod
     def problems(cls, cfg, spec):
-        found = super().problems(cfg, spec)
+        found = super().problems(cfg, spec) + one_graph_problems(cfg, spec)
         if spec.num_graphs != 1:
             found.append(f"task={cfg.task.name} holds edges out of one graph, and data={cfg.data.name} "
                          f"has {spec.num_graphs} graphs")

@@ -8,9 +8,10 @@
 
 from dataclasses import dataclass, field
 
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from archtrain.config import target_class
 from archtrain.checks import check_fit
 from archtrain.data import build_datamodule
 from archtrain.data.base import ArrayDataModule
@@ -40,7 +41,7 @@ class Parts:
 
 
 def task_class(cfg: DictConfig) -> type[Task]:
-    return get_class(cfg.task._target_)
+    return target_class(cfg.task._target_)
 
 
 def check_task(cfg: DictConfig, spec) -> None:

@@ -86,6 +86,9 @@ def check_groups(cfg: DictConfig) -> None:
         if not cfg.get(group):
             raise ArchtrainError(f"a run needs a {group}; ~{group} removes it, {group}=<option> picks another: "
                                  f"{', '.join(options(group))}")
+        if OmegaConf.is_missing(cfg[group], "_target_"):
+            raise ArchtrainError(f"{group}._target_: {group}=custom needs your class, "
+                                 f"e.g. {group}._target_=mypkg.module.Class (docs/CUSTOM.md)")
 
 
 def check_resolvable(cfg: DictConfig) -> None:

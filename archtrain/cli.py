@@ -14,9 +14,10 @@ from pathlib import Path
 import hydra
 from hydra import compose, initialize_config_module
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import CONF, options
+from archtrain.catalog import CONF, options, search_overrides, use_config_dirs
 from archtrain.checks import (check_fit, check_machine, check_output_folder, check_resume_path, check_types,
                               check_values)
 from archtrain.distributed import distributed_job, joined_job, launcher_overrides
@@ -25,6 +26,7 @@ from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
 from archtrain.schema import register as register_schema
 from archtrain.signals import recording
 from archtrain.suggest import did_you_mean
+from archtrain.sweeps import is_optuna, optuna_direction, sweep_objective
 
 # The verbs that act on runs: name -> module with USAGE and run(arguments) (see archtrain/verbs).
 VERBS = {
@@ -36,7 +38,7 @@ VERBS = {
     "compare": "archtrain.verbs.compare",
 }
 GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
-          "tune", "debug")
+          "hparams_search", "tune", "debug")
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
 Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]      train
@@ -74,10 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     if hasattr(signal, "SIGPIPE"):  # `archtrain --help | head` ends quietly, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
+    sys.path.append(os.getcwd())        # a user's own model or data (model._target_=mypkg.MyNet) from where they run
     argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
+    flags, overrides = split_arguments(argv[1:] if argv[:1] and argv[0] in VERBS else argv)
+    use_config_dirs(config_dirs(flags, overrides))
     if argv[:1] and argv[0] in VERBS:
-        return run_verb(argv[0], argv[1:])
-    flags, overrides = split_arguments(argv)
+        return run_verb(argv[0], [a for a in argv[1:] if a not in flags])
     if "--help" in flags or "-h" in flags:
         print(usage())
         return
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             check_resume_path(resume)
             overrides, resume_overrides = resume_arguments(resume, overrides, multirun)
         elif not info_only:
-            check_overrides(overrides, multirun)
+            overrides += check_overrides(overrides, multirun)
         overrides += launcher_overrides(overrides, multirun)
     except ArchtrainError as err:
         refuse(err)
@@ -143,6 +147,17 @@ def split_arguments(argv: list[str]) -> tuple[list[str], list[str]]:
     return flags, overrides
 
 
+def config_dirs(flags: list[str], overrides: list[str]) -> list[str]:
+    """The config folders the user adds: --config-dir DIR, and the file:// entries of hydra.searchpath=[...]."""
+    folders = [value for flag, value in zip(flags, flags[1:]) if flag in ("--config-dir", "-cd")]
+    folders += [flag.split("=", 1)[1] for flag in flags if flag.startswith("--config-dir=")]
+    for override in overrides:
+        if override.startswith("hydra.searchpath="):
+            entries = override.split("=", 1)[1].strip("[]").split(",")
+            folders += [entry.strip().removeprefix("file://") for entry in entries if entry.strip().startswith("file://")]
+    return folders
+
+
 def usage() -> str:
     """The help text, with every config group's options read from the conf folder."""
     width = max(map(len, GROUPS))
@@ -169,8 +184,9 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
     return hydra_args, extra
 
 
-def check_overrides(overrides: list[str], multirun: bool) -> None:
-    """Compose every job's config before anything runs, so that a bad override is one line.
+def check_overrides(overrides: list[str], multirun: bool) -> list[str]:
+    """Compose every job's config before anything runs, so that a bad override is one line; return
+    the overrides that the sweep needs beside the user's (an Optuna sweep's direction).
 
     Each job's values are checked for range, and each key it sets for the type of the value its
     config ships with (composed from the job's group choices alone). A single run also stops here
@@ -179,13 +195,17 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
     jobs = sweep_jobs(overrides) if multirun else [overrides]
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         try:
-            configs = [compose("config", overrides=job, return_hydra_config=True) for job in jobs]
-            shipped = {choices: compose("config", overrides=list(choices))
+            configs = [compose("config", overrides=[*search_overrides(), *job], return_hydra_config=True) for job in jobs]
+            shipped = {choices: compose("config", overrides=[*search_overrides(), *choices])
                        for choices in {tuple(group_choices(job)) for job in jobs}}
         except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
             cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
-            hint = did_you_mean(str(err), lambda: compose("config", overrides=group_choices(jobs[0])))
+            hint = did_you_mean(str(err), lambda: compose("config", overrides=[*search_overrides(), *group_choices(jobs[0])]))
             raise ArchtrainError(one_line(str(err)) + cause + hint) from err
+    added = optuna_direction(configs[0], overrides) if multirun and is_optuna(configs[0].hydra.sweeper) else []
+    if not added and has_interval(overrides):
+        raise ArchtrainError("interval() is a range to sample from, which the basic sweeper cannot do; "
+                             "add hydra/sweeper=optuna (pip install 'archtrain[optuna]'), or list values: a,b,c")
     for job, cfg in zip(jobs, configs):
         check_values(cfg)
         check_run_name(cfg)
@@ -195,6 +215,7 @@ def check_overrides(overrides: list[str], multirun: bool) -> None:
     check_output_folder(f"hydra.{key}.dir", OmegaConf.to_container(configs[0].hydra[key])["dir"])
     if not multirun:
         check_fit(configs[0])
+    return added
 
 
 def is_group(key: str) -> bool:
@@ -214,15 +235,22 @@ def value_keys(job: list[str]) -> list[str]:
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
-    """Every job of a sweep, as Hydra's basic sweeper will launch them (the cartesian product)."""
+    """Every job of a sweep, as Hydra's basic sweeper will launch them (the cartesian product); an
+    interval, which only a sampling sweeper (Optuna) can search, stands in by its two ends."""
     choices = []
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.get_key_element()
-        if override.is_sweep_override():
+        if isinstance(override.value(), IntervalSweep):
+            choices.append([f"{key}={end}" for end in (override.value().start, override.value().end)])
+        elif override.is_sweep_override():
             choices.append([f"{key}={value}" for value in override.sweep_string_iterator()])
         else:
             choices.append([override.input_line])
     return [list(job) for job in itertools.product(*choices)]
+
+
+def has_interval(overrides: list[str]) -> bool:
+    return any(isinstance(o.value(), IntervalSweep) for o in OverridesParser.create().parse_overrides(overrides))
 
 
 def one_line(message: str) -> str:
@@ -246,7 +274,8 @@ def run_hydra(resume_overrides: list[str]) -> None:
         run_dir = Path(hydra_cfg.runtime.output_dir)
         try:
             with RunDir(run_dir).training(), distributed_job(run_dir, list(hydra_cfg.overrides.task)):
-                return run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+                summary = run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
+            return sweep_objective(summary, hydra_cfg.sweeper.direction) if is_optuna(hydra_cfg.sweeper) else summary
         except ArchtrainError as err:           # another process trains in run_dir (run_job reports its own)
             refuse(err)
 

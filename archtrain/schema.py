@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 
 @dataclass
@@ -59,4 +60,6 @@ class Config:
 
 
 def register() -> None:
+    """The schema, and the resolver that names a run after a class of the user's (model=custom)."""
     ConfigStore.instance().store(name="archtrain_schema", node=Config)
+    OmegaConf.register_new_resolver("class_name", lambda target: target.rsplit(".", 1)[-1].lower(), replace=True)

@@ -9,6 +9,9 @@ from omegaconf import DictConfig, OmegaConf
 from archtrain.catalog import flatten, options
 
 UNKNOWN_KEY = re.compile(r"Could not (?:override|append to|delete from) '([^']+)'")
+# Hydra plugins that add options to Hydra's own groups, and how to install each.
+PLUGINS = {"hydra/sweeper": {"optuna": "archtrain[optuna]"},
+           "hydra/launcher": {"submitit_slurm": "archtrain[slurm]", "submitit_local": "archtrain[slurm]"}}
 UNKNOWN_OPTION = re.compile(r"Could not (?:find|load) '([\w/]+)/([^'/]+)'")
 
 
@@ -29,6 +32,8 @@ def did_you_mean(message: str, compose_plain: Callable[[], DictConfig]) -> str:
     `compose_plain` composes the job's config without its value overrides (only needed for keys)."""
     if option := UNKNOWN_OPTION.search(message):
         group, name = option.groups()
+        if group in PLUGINS and name in PLUGINS[group]:
+            return f" (the {name} plugin is not installed: pip install '{PLUGINS[group][name]}')"
         match = closest(name, options(group))
         return f" (did you mean {group}={match}?)" if match else ""
     if key := UNKNOWN_KEY.search(message):

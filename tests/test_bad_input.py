@@ -12,7 +12,7 @@ import typing
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.catalog import CONF, options
+from archtrain.catalog import CONF, shipped
 from archtrain.checks import usable_cores
 from archtrain.cli import main
 from conftest import QUICK
@@ -55,6 +55,8 @@ CONFIG_ERRORS = [
     ([f"hardware.devices={TOO_MANY}"], 2, f"CPU core(s), so at most {usable_cores()} processes"),
     (["hardware.accelerator=abacus"], 2, "hardware.accelerator=abacus: choose from"),
     (["-m", "optim.lr=0.1,abc"], 2, "optim.lr=abc: must be a number"),
+    (["-m", "optim.lr=interval(0.001,0.1)"], 2, "interval() is a range to sample from"),
+    (["-m", "optim.lr=interval(-1,0.1)", "hydra/sweeper=optuna"], 2, "optim.lr=-1"),
     (["resume="], 2, "resume= needs a run directory"),
     (["resume={tmp}/file.txt"], 2, "file.txt is a file; resume= takes a run directory"),
     (["resume={tmp}/no/such/run"], 2, "no such directory"),
@@ -172,7 +174,7 @@ def shipped_knobs():
     from hydra.utils import get_object
 
     for group in ("model", "data", "task", "optim", "scheduler", "transform"):
-        for name in options(group):
+        for name in shipped(group):
             config = OmegaConf.load(CONF / group / f"{name}.yaml")
             nodes = [config] if "_target_" in config else [v for v in config.values() if isinstance(v, DictConfig)]
             for node in nodes:

@@ -2,11 +2,11 @@
 
 import pytest
 
-from archtrain.catalog import options
+from archtrain.catalog import shipped
 from conftest import QUICK, train
 
 
-@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("model", shipped("model"))
 def test_model_trains_on_its_default_data(model, tmp_path):
     run = tmp_path / model
     summary = train(run, f"model={model}", *QUICK)

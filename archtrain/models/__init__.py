@@ -2,11 +2,10 @@
 
 import inspect
 
-from hydra.utils import get_class
 from omegaconf import DictConfig
 from torch import nn
 
-from archtrain.config import instantiate_without
+from archtrain.config import instantiate_without, target_class
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 from archtrain.models.init import initialize
@@ -17,7 +16,7 @@ METADATA = ("name", "inputs", "init", "pretrained")
 
 def accepted_arguments(cfg: DictConfig) -> set[str]:
     """The constructor arguments of the model that `cfg` describes."""
-    return set(inspect.signature(get_class(cfg._target_)).parameters)
+    return set(inspect.signature(target_class(cfg._target_)).parameters)
 
 
 def build_net(cfg: DictConfig, spec: DataSpec, head: Head | None = None, overrides: dict | None = None) -> Network:
@@ -42,13 +41,15 @@ def build_net(cfg: DictConfig, spec: DataSpec, head: Head | None = None, overrid
 
 def head_arguments(cfg: DictConfig, head: Head, accepted: set[str]) -> dict:
     """The constructor arguments that size the model's head to `head`."""
-    if not issubclass(get_class(cfg._target_), Network):
+    model = target_class(cfg._target_)
+    if not issubclass(model, Network) and "num_classes" not in accepted:
         raise ArchtrainError(f"model={cfg.name} has no output head, which this task needs; its config names "
-                             f"the task it is made for (archtrain model={cfg.name} without task=)")
+                             f"the task it is made for (archtrain model={cfg.name} without task=), and a "
+                             f"model of your own takes num_classes, the number of outputs")
     kwargs = {"num_classes": head.outputs} if "num_classes" in accepted else {}
     if "per_step" in accepted:
         kwargs["per_step"] = head.per_step
-    elif get_class(cfg._target_).per_step != head.per_step:
+    elif getattr(model, "per_step", False) != head.per_step:
         per = {False: "example", True: "position"}
         raise ArchtrainError(f"model={cfg.name} gives one output per {per[not head.per_step]}; "
                              f"this task needs one per {per[head.per_step]}")

@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from rich.table import Table
 
-from archtrain.catalog import CONF, options
+from archtrain.catalog import is_template, option_file, options, search_overrides
 from archtrain.errors import ArchtrainError
 from archtrain.report.console import console
 from archtrain.runs import RunDir
@@ -15,7 +15,7 @@ from archtrain.runs import RunDir
 
 def description(group: str, name: str) -> str:
     """The comment lines that open a config file: a model's paper, a dataset's origin."""
-    lines = (CONF / group / f"{name}.yaml").read_text(encoding="utf-8").splitlines()
+    lines = option_file(group, name).read_text(encoding="utf-8").splitlines()
     opening = itertools.takewhile(lambda line: line.startswith("#"), lines)
     return " ".join(line.removeprefix("#").strip() for line in opening)
 
@@ -33,7 +33,10 @@ def models_table() -> Table:
     specs = {}
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         for name in options("model"):
-            cfg = compose("config", overrides=[f"model={name}"])
+            if is_template("model", name):
+                table.add_row(name, description("model", name), "", "", "")
+                continue
+            cfg = compose("config", overrides=[*search_overrides(), f"model={name}"])
             if cfg.data.name not in specs:
                 specs[cfg.data.name] = build_datamodule(cfg.data, seed=cfg.seed).spec
             spec = specs[cfg.data.name]
@@ -48,7 +51,7 @@ def data_table() -> Table:
     for column in ("data", "modality", "description"):
         table.add_column(column)
     for name in options("data"):
-        table.add_row(name, OmegaConf.load(CONF / "data" / f"{name}.yaml").modality, description("data", name))
+        table.add_row(name, OmegaConf.load(option_file("data", name)).get("modality", ""), description("data", name))
     return table
 
 

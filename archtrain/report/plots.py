@@ -1,4 +1,4 @@
-"""Pictures of a run: the learning curve from metrics.csv."""
+"""Pictures of runs: a run's learning curve from metrics.csv, a sweep's history from its jobs."""
 
 import csv
 from collections import defaultdict
@@ -52,6 +52,36 @@ def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str,
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def sweep_history(values: list[float | None], metric: str, out: Path, maximize: bool | None) -> Path:
+    """Each job's best `metric` in launch order and, where the direction is known (an Optuna
+    search), the best so far: the optimization history."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    done = [(job, value) for job, value in enumerate(values) if value is not None]
+    ax.plot([job for job, _ in done], [value for _, value in done], "o", label="job")
+    if maximize is not None and done:
+        best, running = [], None
+        for _, value in done:
+            running = value if running is None else (max if maximize else min)(running, value)
+            best.append(running)
+        ax.step([job for job, _ in done], best, where="post", label="best so far")
+    ax.set_xlabel("job")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(metric)
+    ax.set_title(f"sweep of {len(values)} jobs")
+    ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""The table at the end of a sweep: each job's overrides, status and key metric."""
+"""The table at the end of a sweep (each job's overrides, status and key metric) and its history plot."""
 
 import csv
 import json
@@ -8,6 +8,9 @@ import yaml
 from hydra.experimental.callback import Callback
 from rich.console import Console
 from rich.table import Table
+
+from archtrain.report.plots import sweep_history
+from archtrain.sweeps import is_optuna
 
 COLUMNS = ("job", "overrides", "status", "metric", "best", "test", "seconds", "error")
 
@@ -31,7 +34,8 @@ def _cell(value) -> str:
 
 
 class SweepReport(Callback):
-    """Writes sweep.csv in the sweep directory and prints it; exits non-zero if any job failed."""
+    """Writes sweep.csv and history.png in the sweep directory and prints the table; exits non-zero
+    if any job failed."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
@@ -54,6 +58,12 @@ class SweepReport(Callback):
         console = Console()
         console.print(table)
         console.print(f"written to {path}", highlight=False)
+        metric = next((row["metric"] for row in rows if row["metric"]), "")
+        if metric:
+            direction = str(config.hydra.sweeper.get("direction", "")) if is_optuna(config.hydra.sweeper) else ""
+            history = sweep_history([row["best"] for row in rows], metric, sweep_dir / "history.png",
+                                    maximize="max" in direction if direction else None)
+            console.print(f"history in {history}", highlight=False)
         failed = sum(row["status"] != "completed" for row in rows)
         if failed:
             raise SystemExit(f"error: {failed} of {len(rows)} sweep jobs did not complete; see {path}")

@@ -7,8 +7,6 @@ import logging
 import os
 from pathlib import Path
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from lightning.pytorch.loggers import CSVLogger, Logger
@@ -16,6 +14,7 @@ from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.utilities import rank_zero_only
 
 from archtrain.catalog import flatten
+from archtrain.config import instantiate_without
 from archtrain.errors import ArchtrainError
 
 RUN_LOG = logging.getLogger("archtrain.run")     # train.log's own lines: the run's start, epochs, end
@@ -106,12 +105,8 @@ def wandb(run_dir: str, project: str, offline: bool) -> Logger:
 
 def chosen_loggers(logger: DictConfig | None, run_dir: Path, config: dict) -> list[Logger]:
     """The loggers of the `logger` list (beyond metrics.csv and train.log), each given the run's config."""
-    try:
-        loggers = [instantiate(node, run_dir=str(run_dir)) for node in (logger or {}).values() if node.get("_target_")]
-    except InstantiationException as err:   # Hydra wraps what the factory raised
-        if isinstance(err.__cause__, ArchtrainError):
-            raise err.__cause__ from None
-        raise
+    loggers = [instantiate_without(node, (), run_dir=str(run_dir)) for node in (logger or {}).values()
+               if node.get("_target_")]
     flat = flatten(config)
     for each in loggers:
         each.log_hyperparams(flat)

@@ -62,6 +62,10 @@ Examples:
   archtrain list models | list data                the models (paper, default data, parameters), the datasets
   archtrain eval run=<run> data=iris               a run's metrics on any dataset that fits it
   archtrain export run=<run> format=onnx           the net as ONNX, checked against PyTorch
+  archtrain model=vit debug=fast                   one batch of each split: does it run end to end?
+  archtrain tune=lr                                Lightning's learning-rate finder sets optim.lr first
+  archtrain summary run=<run> | summary model=vit  the net's layers, output sizes and parameters
+  archtrain compare outputs/multirun/<date>/<time>  a sweep's runs as a table and overlaid learning curves
 
 Runs are written under outputs/runs/, sweeps under outputs/multirun/.
 See the composed config without training: archtrain --cfg job [overrides]. Hydra's own flags: --hydra-help.

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     flags, overrides = split_arguments(argv[1:] if argv[:1] and argv[0] in VERBS else argv)
     use_config_dirs(config_dirs(flags, overrides))
     if argv[:1] and argv[0] in VERBS:
-        return run_verb(argv[0], [a for a in argv[1:] if a not in flags])
+        return run_verb(argv[0], [a for a in argv[1:] if a not in flags or a in ("--help", "-h")])
     if "--help" in flags or "-h" in flags:
         print(usage())
         return

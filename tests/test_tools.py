@@ -147,9 +147,15 @@ def test_tuning_refuses_data_without_a_batch_size_and_more_than_one_process():
 
 
 def test_too_few_finder_steps_are_one_line(tmp_path):
-    summary = train(tmp_path / "run", *LR_FIND, "tune=lr", "trainer.max_epochs=1", "trainer.limit_train_batches=5")
+    summary = train(tmp_path / "run", *LR_FIND, "tune=lr", "tune.lr.num_training=5")
     assert summary["exit_code"] == 2
     assert summary["error"].startswith("tune=lr: the finder ran 5 steps, too few to suggest a rate (it needs 13")
+
+
+def test_the_finders_are_not_bounded_by_the_runs_length(tmp_path):
+    summary = train(tmp_path / "run", "hardware.threads=1", "debug=fast", "tune=lr", "tune.lr.num_training=15")
+    assert summary["status"] == "completed", summary["error"]
+    assert summary["tune"]["lr"]["steps"] == 15 and summary["steps"] == 1      # 15 epochs of one batch, then one
 
 
 # -- model summary ----------------------------------------------------------------------------------

@@ -181,8 +181,8 @@ FIXED_RULES = {
 # Only names whose meaning is the same in every option that has them; the rest are left to the
 # constructor that takes them.
 KNOB_RULES = {
-    **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor", "min_lr", "max_lr"),
-                    POSITIVE),
+    **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor"), POSITIVE),
+    **dict.fromkeys(("min_lr", "max_lr"), POSITIVE),
     **dict.fromkeys(("hidden", "hidden_size", "d_model", "num_heads", "ff_mult", "channels", "image_size",
                      "patch_size", "kernel_size", "growth_rate", "latent_size", "bottleneck", "fires", "beam_size",
                      "batch_size", "seq_len", "window", "horizon", "samples", "length", "symbols", "modes",

@@ -182,14 +182,15 @@ FIXED_RULES = {
 # constructor that takes them.
 KNOB_RULES = {
     **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor",
-                     "spacing", "turn_scale", "decoder_std", "min_lr", "max_lr"), POSITIVE),
+                     "spacing", "turn_scale", "decoder_std"), POSITIVE),
+    **dict.fromkeys(("min_lr", "max_lr"), POSITIVE),                  # the tune group's
     **dict.fromkeys(("hidden", "hidden_size", "d_model", "num_heads", "ff_mult", "channels", "image_size",
                      "patch_size", "kernel_size", "growth_rate", "latent_size", "bottleneck", "fires", "beam_size",
                      "batch_size", "seq_len", "window", "horizon", "samples", "length", "symbols", "modes",
                      "max_len", "min_len", "eval_size", "train_size", "samples_per_epoch", "stride", "max_iter",
-                     "history_size", "step_size", "discriminator_steps",
-                     "side", "modes_per_moon", "code_size", "stages",
-                     "num_training", "init_val", "max_trials", "steps_per_trial", "max_val"), AT_LEAST_ONE),
+                     "history_size", "step_size", "discriminator_steps", "side", "modes_per_moon", "code_size",
+                     "stages"), AT_LEAST_ONE),
+    **dict.fromkeys(("num_training", "init_val", "max_trials", "steps_per_trial", "max_val"), AT_LEAST_ONE),
     **dict.fromkeys(("depth", "num_layers", "encoder_layers", "decoder_layers", "levels", "moe_experts",
                      "warmup_steps", "sample_length", "top_k", "patience", "l1", "noise", "std", "radius",
                      "momentum", "min_delta", "noise_level", "sparsity", "beta", "pictures_every"), NON_NEGATIVE),

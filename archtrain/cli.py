@@ -64,6 +64,10 @@ Examples:
   archtrain eval run=<run> data=iris               a run's metrics on any dataset that fits it
   archtrain export run=<run> format=onnx           the net as ONNX, checked against PyTorch
   archtrain sample run=<run> n=64                  new examples from a generative run (gan, vae, ...)
+  archtrain model=vit debug=fast                   one batch of each split: does it run end to end?
+  archtrain tune=lr                                Lightning's learning-rate finder sets optim.lr first
+  archtrain summary run=<run> | summary model=vit  the net's layers, output sizes and parameters
+  archtrain compare outputs/multirun/<date>/<time>  a sweep's runs as a table and overlaid learning curves
 
 Runs are written under outputs/runs/, sweeps under outputs/multirun/.
 See the composed config without training: archtrain --cfg job [overrides]. Hydra's own flags: --hydra-help.
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     flags, overrides = split_arguments(argv[1:] if argv[:1] and argv[0] in VERBS else argv)
     use_config_dirs(config_dirs(flags, overrides))
     if argv[:1] and argv[0] in VERBS:
-        return run_verb(argv[0], [a for a in argv[1:] if a not in flags])
+        return run_verb(argv[0], [a for a in argv[1:] if a not in flags or a in ("--help", "-h")])
     if "--help" in flags or "-h" in flags:
         print(usage())
         return

@@ -30,7 +30,8 @@ def find_runs(paths: list[str]) -> list[Compared]:
     """The runs that `paths` name: run directories (with a summary.json) and folders of runs (a sweep,
     outputs/...), searched for summary.json; each refused in one line if it is neither."""
     if not paths:
-        raise ArchtrainError("archtrain compare needs run directories or a folder of runs (see archtrain compare --help)")
+        raise ArchtrainError("archtrain compare needs run directories or a folder of runs "
+                             "(see archtrain compare --help)")
     found: list[Path] = []
     for name in paths:
         path = Path(name).expanduser()
@@ -117,11 +118,12 @@ def overlaid_curves(runs: list[Compared], out: Path) -> Path | None:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (label, (solid, dashed)) in zip(axes[0], panels.items()):
         for i, (run, values) in enumerate(series.items()):
+            colour = colours[i % len(colours)]
             for name, style in ((solid, "-"), (dashed, "--")):
                 if name in values:
                     epochs = sorted(values[name])
-                    ax.plot(epochs, [values[name][e] for e in epochs], style, marker=".", color=colours[i % len(colours)],
-                            label=run if name == solid or solid not in values else None)
+                    label = run if name == solid or solid not in values else None     # one legend entry per run
+                    ax.plot(epochs, [values[name][e] for e in epochs], style, marker=".", color=colour, label=label)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(f"{label} (solid: val, dashed: train)")

@@ -42,9 +42,12 @@ def tuning_problems(tune: DictConfig, task: pl.LightningModule, data: pl.Lightni
 
 
 def tuning_trainer(cfg: DictConfig, run: RunDir, task: pl.LightningModule) -> pl.Trainer:
-    """A Trainer with the run's hardware and limits, and no callbacks, loggers or checkpoints of its own
-    (the tuners write a temporary checkpoint in the run directory and remove it)."""
-    return pl.Trainer(**trainer_arguments(cfg.hardware, task.unused_parameters), **cfg.trainer, logger=False,
+    """A Trainer with the run's hardware and batch limits, and no callbacks, loggers or checkpoints of its
+    own (the tuners write a temporary checkpoint in the run directory and remove it). The tuners count
+    their own steps, across as many epochs as they need: the run's length does not bound them."""
+    length = {"max_epochs": -1, "max_steps": -1}
+    return pl.Trainer(**trainer_arguments(cfg.hardware, task.unused_parameters), **{**cfg.trainer, **length},
+                      logger=False,
                       enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                       default_root_dir=run.path, use_distributed_sampler=False)
 
@@ -87,8 +90,8 @@ def find_lr(tuner: Tuner, cfg: DictConfig, parts, plot: Path) -> dict:
     losses = torch.tensor(finder.results["loss"][SKIPPED[0]:-SKIPPED[1]])
     if int(losses.isfinite().sum()) < 2:       # Lightning's suggestion() would log an error and return None
         raise ArchtrainError(f"tune=lr: the finder ran {len(finder.results['loss'])} steps, too few to suggest a rate "
-                             f"(it needs {sum(SKIPPED) + 2} with a finite loss); let it take tune.lr.num_training="
-                             f"{knobs.num_training} steps (raise trainer.max_epochs or the batches per epoch)")
+                             f"(it needs {sum(SKIPPED) + 2} with a finite loss): raise tune.lr.num_training (now "
+                             f"{knobs.num_training}), or lower tune.lr.max_lr if the loss diverged early")
     suggested = finder.suggestion(*SKIPPED)
     was = cfg.optim.lr
     cfg.optim.lr = float(suggested)

@@ -60,12 +60,13 @@ def config_summary(overrides: list[str], depth: int | None) -> str:
     """The summary of the net that these training overrides describe."""
     from hydra import compose, initialize_config_module
 
+    from archtrain.catalog import search_overrides
     from archtrain.cli import check_overrides
     from archtrain.report.model_summary import DEPTH
 
     check_overrides(overrides, multirun=False)
     with initialize_config_module("archtrain.conf", version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
+        cfg = compose("config", overrides=[*search_overrides(), *overrides])    # with the user's config folders
     return _built(cfg, depth or DEPTH)
 
 

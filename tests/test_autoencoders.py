@@ -113,6 +113,8 @@ def test_sparsity_adds_the_mean_absolute_code_to_the_loss():
     code = task.net.encode(x)[0]
     plain = torch.nn.functional.mse_loss(task.net.decode(code), x)
     assert task.loss((x, None)).item() == pytest.approx((plain + 0.5 * code.abs().mean()).item(), rel=1e-5)
+    task.evaluate((x, None), task.metrics["test"])          # without a trainer: the clean reconstruction error
+    assert task.metrics["test"]["loss"].compute().item() == pytest.approx(plain.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -113,7 +113,7 @@ class Reconstruct(Generative):
         if "denoise_mse" in metrics:
             noisy = corrupt(x, self.noise, self.noise_level, self.evaluation_noise)
             metrics["denoise_mse"].update(F.mse_loss(self.reconstruct(noisy, labels), x), weight=len(x))
-        if self.trainer is not None and self.trainer.validating:
+        if self._trainer is not None and self._trainer.validating:     # fit the sampler on validation codes
             code = code.double()
             moments = [len(code), code.sum(0), code.T @ code]
             self.code_moments = [a + b for a, b in zip(self.code_moments, moments)] if self.code_moments else moments

@@ -8,6 +8,7 @@ import torch
 
 from archtrain.cli import main
 from archtrain.data.toys import Grid, MoonPoints, Ring, SwissRoll
+from archtrain.judges.classifier import judge_folder
 from archtrain.judges.toys import judge_points, modes_covered, near_mode_share
 from conftest import QUICK, train
 
@@ -111,8 +112,8 @@ def test_bad_sample_arguments_are_one_line(gan_run, arguments, message, capsys):
     assert message in error and error.count("\n") == 1
 
 
-def test_a_run_that_does_not_generate_is_refused_in_one_line(tmp_path, capsys):
-    train(tmp_path / "run", "model=mlp", "model.width=8", *QUICK, "hardware.threads=1")
-    assert sample(f"run={tmp_path / 'run'}") == 2
+def test_a_run_that_does_not_generate_is_refused_in_one_line(digits_judge, capsys):
+    _, judge = digits_judge                         # the judge is an ordinary classify run
+    assert sample(f"run={judge_folder(judge.cfg.data)}") == 2
     error = capsys.readouterr().err
     assert "is a task=classify run, which does not generate" in error and error.count("\n") == 1

@@ -32,6 +32,7 @@ class Reconstruct(Generative):
     Validation and test report the MSE of clean reconstructions (loss) and, with noise, of denoised
     corrupted inputs (denoise_mse, from the same noise every epoch)."""
 
+    variational = False         # the kind of model.variational this task trains
     EVALUATION_SEED = 0         # the noise that validation and test corrupt with (and VAEs sample codes from)
     PICTURE_INPUTS = 16
 
@@ -55,8 +56,6 @@ class Reconstruct(Generative):
         if noise == "masking" and not cfg.task.noise_level < 1:
             found.append(f"task.noise_level={cfg.task.noise_level}: masking hides a share of the inputs, below 1")
         return found
-
-    variational = False
 
     def __init__(self, net, spec, optim, scheduler=None, regularization=None, noise: str = "none",
                  noise_level: float = 0.0, sparsity: float = 0.0, pictures_every: int = 1):

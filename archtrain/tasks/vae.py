@@ -97,5 +97,6 @@ class VAE(Reconstruct):
         rows = []
         for pair in range(pairs):
             pair_labels = None if labels is None else labels[2 * pair].expand(steps)    # the first one's class
-            rows.append((f"pair {pair + 1}", self.spec.unstandardize(self.output(self.net.decode(codes[pair], pair_labels)))))
+            images = self.output(self.net.decode(codes[pair], pair_labels))
+            rows.append((f"pair {pair + 1}", self.spec.unstandardize(images)))
         return [*written, image_rows(rows, folder / f"{tag}_interpolation.png", tag)]

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from archtrain.errors import ArchtrainError
+from archtrain.files import write_atomic
 from archtrain.verbs.arguments import choice, count, parse
 from archtrain.verbs.runs import load_parts, run_config
 
@@ -18,7 +19,7 @@ default the run's own folder):
   class=K          draw examples of class K (a conditional model only: e.g. model=vae model.conditional=true);
                    the files are then samples_class<K>.pt and .png
   seed=0           the noise the examples are drawn from
-  judge=auto       also judge them (printed, and written to judge.json beside them): 2-D toys: modes
+  judge=auto       also judge them (printed, and written to samples_judge.json beside them): 2-D toys: modes
                    covered, share near a mode, MMD to the test split; images: the domain FID through a
                    classifier trained on the same data (trained and cached under outputs/judges/ on first
                    use; judge=<run> names your own classify run), its floor (train vs test images) and a
@@ -49,13 +50,14 @@ def run(arguments: list[str]) -> None:
     out = Path(args["out"]).expanduser() if args["out"] else Path(args["run"])
     out.mkdir(parents=True, exist_ok=True)
     samples = draw(task, n, label, seed)
-    name = "samples" if label is None else f"samples_class{label}"
-    written = write(parts, samples, out / name, f"{cfg.model.name} on {cfg.data.name}" + (f", class {label}" if label is not None else ""))
+    name, title = ("samples", f"{cfg.model.name} on {cfg.data.name}") if label is None else \
+        (f"samples_class{label}", f"{cfg.model.name} on {cfg.data.name}, class {label}")
+    written = write(parts, samples, out / name, title)
     print(f"{n} samples written to {', '.join(map(str, written))}")
     if args["judge"] is not None:
         scores = judge(parts, samples, args["judge"], seed)
         path = out / f"{name}_judge.json"
-        path.write_text(json.dumps(scores, indent=2) + "\n")
+        write_atomic(path, json.dumps(scores, indent=2) + "\n")
         print("  ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                         for key, value in scores.items()))
         print(f"judged in {path}")

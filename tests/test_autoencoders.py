@@ -147,3 +147,21 @@ def test_vae_samples_are_recognised_by_the_digits_classifier(tmp_path, monkeypat
     assert summary["status"] == "completed"
     assert scores["confidence"] >= 0.8 and scores["classes_present"] == 10
     assert scores["fid_floor"] < scores["fid"] < 0.6 * scores["fid_baseline"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [["model=vae"], ["model=autoencoder", *NOISY]])
+def test_resume_from_the_middle_of_an_epoch_is_exact(model, tmp_path):
+    """The training noise (corruption, code samples), the code Gaussian kept in the checkpoint and the
+    pictures drawn at each validation (from their own generator) all survive a mid-epoch resume."""
+    from conftest import resume
+    from test_reliability import same_weights, weights
+
+    run = [*model, "model.width=32", "trainer.max_epochs=3", "trainer.limit_train_batches=8", *FAST]
+    whole = train(tmp_path / "whole", *run)
+    part = train(tmp_path / "part", *run, "checkpoint.every_n_steps=5", "trainer.max_steps=20")
+    assert part["steps"] == 20
+    resumed = resume(tmp_path / "part", "trainer.max_steps=-1")
+    assert resumed["steps"] == whole["steps"] == 24
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "part"))
+    assert resumed["test"] == whole["test"]

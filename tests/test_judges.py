@@ -117,3 +117,15 @@ def test_a_run_that_does_not_generate_is_refused_in_one_line(digits_judge, capsy
     assert sample(f"run={judge_folder(judge.cfg.data)}") == 2
     error = capsys.readouterr().err
     assert "is a task=classify run, which does not generate" in error and error.count("\n") == 1
+
+
+def test_the_inception_fid_without_its_weights_is_one_line(gan_run, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        pytest.skip("torch-fidelity is installed here")
+    digits_run = gan_run.parent / "no_inception"
+    train(digits_run, "model=autoencoder", "model.width=8", *QUICK, "hardware.threads=1")
+    assert sample(f"run={digits_run}", "n=4", "judge=inception") == 2
+    error = capsys.readouterr().err
+    assert "the Inception FID needs torch-fidelity and its InceptionV3 weights" in error and error.count("\n") == 1

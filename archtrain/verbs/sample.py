@@ -24,6 +24,8 @@ default the run's own folder):
                    classifier trained on the same data (trained and cached under outputs/judges/ on first
                    use; judge=<run> names your own classify run), its floor (train vs test images) and a
                    pixel-Gaussian baseline, and the classifier's mean confidence and class entropy
+  judge=inception  the standard Inception FID against the test split (needs the torch-fidelity package and
+                   its InceptionV3 weights, which it downloads once into its cache)
 """
 KEYS = {"run": None, "n": "64", "class": None, "out": None, "seed": "0", "checkpoint": "best", "judge": None}
 
@@ -100,7 +102,7 @@ def write(parts, samples, stem: Path, title: str) -> list[Path]:
 
 def judge(parts, samples, which: str, seed: int) -> dict:
     """The judges' scores of `samples`: toy judges on 2-D mixtures, the domain FID and the classifier's
-    view on images (`which`: auto, or a classify run)."""
+    view on images (`which`: auto, or a classify run), or the Inception FID (`which`: inception)."""
     spec, splits = parts.data.spec, parts.data.splits
     if spec.modes:
         from archtrain.judges.toys import judge_points
@@ -109,7 +111,9 @@ def judge(parts, samples, which: str, seed: int) -> dict:
     if not spec.image_size:
         raise ArchtrainError(f"judge=: data={parts.cfg.data.name} is neither images nor a 2-D toy mixture")
     from archtrain.judges.classifier import judge_classifier
-    from archtrain.judges.images import judge_images
+    from archtrain.judges.images import inception_fid, judge_images
 
+    if which == "inception":
+        return {"inception_fid": inception_fid(spec.unstandardize(splits["test"][0]), spec.unstandardize(samples))}
     classifier = judge_classifier(parts.cfg.data, None if which == "auto" else which)
     return judge_images(samples, splits, spec, classifier, seed)

@@ -98,6 +98,15 @@ def test_a_conditional_vae_draws_a_chosen_class_and_refuses_one_out_of_range(tmp
     assert "class=10: data=digits has classes 0 to 9" in capsys.readouterr().err
 
 
+def test_on_a_2d_toy_a_vae_is_judged_by_the_modes_it_covers(tmp_path):
+    from conftest import QUICK
+
+    summary = train(tmp_path / "run", "model=vae", "data=grid", "task.decoder=gaussian", *QUICK, *FAST)
+    assert summary["status"] == "completed", summary["error"]
+    assert {"test/mmd", "test/modes_covered", "test/near_mode", "test/nelbo"} <= summary["test"].keys()
+    assert (tmp_path / "run" / "final_samples.png").is_file()      # scattered over the data
+
+
 def test_the_convolutional_autoencoder_learns(tmp_path):
     summary = train(tmp_path / "run", "model=conv_autoencoder", "trainer.max_epochs=3", "trainer.limit_train_batches=15",
                     "task.pictures_every=0", *FAST)

@@ -68,7 +68,7 @@ class VAE(Reconstruct):
         return (recon + self.beta * kl).mean()
 
     def make_metrics(self):
-        return {"nelbo": MeanMetric(), "recon": MeanMetric(), "kl": MeanMetric(), "mse": MeanMetric()}
+        return {"nelbo": MeanMetric(), "recon": MeanMetric(), "kl": MeanMetric(), "mse": MeanMetric(), **self.toy_judges()}
 
     def evaluate(self, batch, metrics):
         x, labels = batch[0], self.labels(batch)
@@ -76,6 +76,7 @@ class VAE(Reconstruct):
         for name, value in (("nelbo", recon + kl), ("recon", recon), ("kl", kl)):
             metrics[name].update(value)
         metrics["mse"].update(F.mse_loss(self.output(self.net.decode(mean, labels)), x), weight=len(x))
+        self.update_toy_judges(x, metrics)
 
     def prior_codes(self, n, generator):
         """n codes from the prior, N(0, I)."""

@@ -59,7 +59,7 @@ class Reconstruct(Generative):
         return found
 
     def __init__(self, net, spec, optim, scheduler=None, regularization=None, noise: str = "none",
-                 noise_level: float = 0.0, sparsity: float = 0.0, pictures_every: int = 1):
+                 noise_level: float = 0.0, sparsity: float = 0.0, pictures_every: int = 5):
         self.noise, self.noise_level = noise, noise_level       # read by make_metrics, which Task.__init__ calls
         super().__init__(net, spec, optim, scheduler, regularization)
         self.sparsity, self.pictures_every = sparsity, pictures_every

@@ -38,7 +38,7 @@ class VAE(Reconstruct):
         return found
 
     def __init__(self, net, spec, optim, scheduler=None, regularization=None, decoder: str = "bernoulli",
-                 decoder_std: float = 0.1, beta: float = 1.0, pictures_every: int = 1):
+                 decoder_std: float = 0.1, beta: float = 1.0, pictures_every: int = 5):
         super().__init__(net, spec, optim, scheduler, regularization, pictures_every=pictures_every)
         self.decoder, self.decoder_std, self.beta = decoder, decoder_std, beta
 

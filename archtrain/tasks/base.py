@@ -151,8 +151,9 @@ class Task(pl.LightningModule):
             self.log("train/loss", mean, prog_bar=True, sync_dist=True)
         if auxiliary is not None:
             self.log("train/aux_loss", auxiliary, sync_dist=True)
-        if self.trainer.optimizers:     # the rate the epoch's last step used
-            self.log("train/lr", self.trainer.optimizers[0].param_groups[0]["lr"])
+        rates = [group["lr"] for optimizer in self.trainer.optimizers for group in optimizer.param_groups]
+        if rates:                       # the rate the epoch's last step used (a Hopfield net has no optimizer)
+            self.log("train/lr", rates[0])
         self._log_statistics("train")
 
     def _log_statistics(self, stage: str) -> None:

@@ -62,10 +62,10 @@ class Classify(Task):
         logits, y = self.scored(batch)
         metrics["loss"].update(F.cross_entropy(logits, y), weight=len(y))
         metrics["acc"].update(logits, y)
-        return logits
+        return logits, y
 
     def test_step(self, batch, batch_idx):
-        self.by_class.update(self.evaluate(batch, self.metrics["test"]), batch[1])
+        self.by_class.update(*self.evaluate(batch, self.metrics["test"]))
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()

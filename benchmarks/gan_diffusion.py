@@ -49,6 +49,7 @@ def ring(runs: list[str]) -> None:
         ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:orange")
         ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xticks=[], yticks=[],
                title=f"{parts.cfg.task.name}: {scores['modes_covered']}/8 modes, {scores['near_mode']:.0%} near")
+        ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(PICTURES / "ring_gan_wgan_gp_ddpm.png", dpi=70)
 

@@ -83,6 +83,21 @@ def test_the_unet_learns_digits_and_draws_images_in_their_scale(tmp_path):
     assert images.shape == (4, 1, 8, 8) and 0 <= images.min() and images.max() <= 1
 
 
+@pytest.mark.slow
+def test_a_conditional_mlp_draws_the_mode_it_is_asked_for(tmp_path):
+    """Classifier-free guidance on the ring, its modes as classes (measured: 97.9% of samples within 3
+    standard deviations of the requested mode unguided, 99.9% at guidance 1)."""
+    train(tmp_path / "run", "model=ddpm_mlp", "task.conditional=true", "data.samples=40000", "data.batch_size=256",
+          "optim.lr=3e-3", "trainer.max_epochs=24", "trainer.check_val_every_n_epoch=24", "task.pictures_every=0",
+          "hardware.threads=1")
+    parts = load_run(str(tmp_path / "run"))
+    task, spec, labels = parts.task, parts.data.spec, torch.arange(800) % 8
+    with torch.no_grad():
+        samples = task.generate(800, labels, torch.Generator().manual_seed(0))
+    distance = (samples - torch.tensor(spec.modes)[labels]).norm(dim=1)
+    assert (distance <= 3 * spec.mode_std).float().mean() >= 0.95
+
+
 @pytest.mark.parametrize("override, message", [
     ("model=mlp", "model=mlp is not one (use model=ddpm or model=ddpm_mlp)"),
     ("task.schedule=quadratic", "task.schedule=quadratic: choose from linear, cosine"),

@@ -14,8 +14,9 @@ from archtrain.models.protocol import Head, Network
 from test_vision_models import SMALL as SMALL_CNNS
 
 CONFIGS = sorted(path.stem for path in (CONF / "model").glob("*.yaml"))
-ADVERSARIAL = {"gan_mlp", "dcgan"}      # a generator and a discriminator, which the gan task drives itself
-MODELS = [name for name in CONFIGS if name not in ADVERSARIAL]
+# A generator and a discriminator (gan task), a noise predictor (diffusion task): no head, driven by their tasks.
+DRIVEN = {"gan_mlp", "dcgan", "ddpm", "ddpm_mlp"}
+MODELS = [name for name in CONFIGS if name not in DRIVEN]
 MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5
 # Small widths keep every build under a second.
@@ -63,9 +64,9 @@ def readouts(name: str) -> list[bool]:
     return [False, True] if "per_step" in accepted_arguments(cfg) else [get_class(cfg._target_).per_step]
 
 
-def test_every_model_but_the_adversarial_pairs_is_a_network():
+def test_every_model_but_the_adversarial_pairs_and_noise_predictors_is_a_network():
     for name in CONFIGS:
-        assert issubclass(get_class(model_config(name)._target_), Network) == (name not in ADVERSARIAL), name
+        assert issubclass(get_class(model_config(name)._target_), Network) == (name not in DRIVEN), name
 
 
 CASES = [(name, per_step) for name in MODELS for per_step in readouts(name)]

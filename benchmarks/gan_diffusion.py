@@ -68,15 +68,17 @@ def images(runs: list[str]) -> None:
 
 
 def steps(run: str) -> None:
-    """Domain FID against sampling steps: DDIM (eta 0) and ancestral sampling (eta 1; all T steps: DDPM)
-    on the same evenly spaced subsequences of the chain, all from the same noise."""
+    """Domain FID against sampling steps: DDIM (eta 0) and DDPM's ancestral sampling (eta 1, the posterior
+    mean of the clipped x0; all T steps: DDPM) on the same evenly spaced subsequences of the chain, all
+    from the same noise."""
     parts = load_run(run)
     task, n = parts.task, len(parts.data.splits["test"][0])
     curves = {}
-    for eta, label in ((0.0, "DDIM (eta=0)"), (1.0, "ancestral (eta=1; 1000 steps = DDPM)")):
+    for sampler, label in (("ddim", "DDIM (eta=0)"), ("ddpm", "ancestral (eta=1; 1000 steps = DDPM)")):
         for count in STEPS:
             chain = task.schedule.chain("ddim", count)
-            samples, took = timed(lambda: task.draw(n, None, torch.Generator().manual_seed(SEED), chain, eta))
+            samples, took = timed(lambda: task.draw(n, None, torch.Generator().manual_seed(SEED), chain,
+                                                    *task.SAMPLING[sampler]))
             scores = judge(parts, samples, "auto", SEED)
             curves.setdefault(label, []).append(scores["fid"])
             print(f"| {label} | {count} | {scores['fid']:.2f} | {scores['classes_present']} | {n / took:,.0f} |",

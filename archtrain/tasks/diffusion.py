@@ -36,6 +36,7 @@ class DiffusionTask(Generative):
     SCORING_SEED = 0
     SCORED_TIMESTEPS = 10
     CHAIN_IMAGES, CHAIN_ROWS = 8, 6        # the denoising-chain picture: images, and steps shown
+    SAMPLING = {"ddpm": (1.0, True), "ddim": (0.0, False)}     # eta, and whether clipping x0 renews the noise
 
     @classmethod
     def problems(cls, cfg, spec):
@@ -103,18 +104,19 @@ class DiffusionTask(Generative):
     def generate(self, n, labels=None, generator=None):
         """n samples by the configured sampler; a conditional model draws classes uniformly unless given."""
         return self.draw(n, labels, generator, self.schedule.chain(self.sampler, self.sampling_steps),
-                         eta=1.0 if self.sampler == "ddpm" else 0.0)
+                         *self.SAMPLING[self.sampler])
 
     def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None, timesteps: list[int],
-             eta: float, trace=None) -> torch.Tensor:
-        """n samples through any chain of `timesteps` (descending) with any eta (NoiseSchedule.sample)."""
+             eta: float, noise_from_clipped: bool, trace=None) -> torch.Tensor:
+        """n samples through any chain of `timesteps` (descending), any eta and clipping rule (NoiseSchedule.sample)."""
         device = self.device
         if self.conditional and labels is None:
             labels = torch.randint(self.spec.num_classes, (n,), device=device, generator=generator)
         labels = labels.to(device) if self.conditional and labels is not None else None
         noise = torch.randn(n, *self._example_shape(), device=device, generator=generator)
         x = self.schedule.sample(lambda x_t, t: self.predict_noise(x_t, t, labels), noise, timesteps, eta,
-                                 clip=1.0 if self.images else None, generator=generator, trace=trace)
+                                 clip=1.0 if self.images else None, noise_from_clipped=noise_from_clipped,
+                                 generator=generator, trace=trace)
         return self.from_model(x)
 
     @torch.no_grad()
@@ -128,7 +130,7 @@ class DiffusionTask(Generative):
         rows = []
         keep = (lambda t, x0: rows.append((f"t={t}", self.from_model(x0))) if t in shown else None)
         self.draw(self.CHAIN_IMAGES, self.picture_labels(self.CHAIN_IMAGES), self.picture_noise(), chain,
-                  1.0 if self.sampler == "ddpm" else 0.0, keep)
+                  *self.SAMPLING[self.sampler], keep)
         return [*written, image_rows(rows, folder / f"{tag}_chain.png", f"{tag}: predicted x0 along the chain")]
 
     def _example_shape(self) -> tuple[int, ...]:

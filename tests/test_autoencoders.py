@@ -76,7 +76,8 @@ def test_a_plain_autoencoder_samples_from_a_gaussian_fit_to_its_codes(runs, tmp_
 
 
 def test_the_vae_negative_elbo_falls_and_is_reconstruction_plus_kl(tmp_path):
-    summary = train(tmp_path / "run", "model=vae", "trainer.max_epochs=3", "trainer.limit_train_batches=20", *FAST)
+    summary = train(tmp_path / "run", "model=vae", "trainer.max_epochs=3", "trainer.limit_train_batches=20",
+                    "task.pictures_every=0", *FAST)
     assert summary["status"] == "completed" and summary["best"]["metric"] == "val/nelbo"
     nelbo = read_epoch_metrics(tmp_path / "run" / "metrics.csv")["val/nelbo"]
     # a decoder that knows nothing says 0.5 for each of the 64 pixels: 64 ln 2 = 44.4 nats
@@ -97,6 +98,15 @@ def test_a_conditional_vae_draws_a_chosen_class_and_refuses_one_out_of_range(tmp
     assert "class=10: data=digits has classes 0 to 9" in capsys.readouterr().err
 
 
+def test_on_a_2d_toy_a_vae_is_judged_by_the_modes_it_covers(tmp_path):
+    from conftest import QUICK
+
+    summary = train(tmp_path / "run", "model=vae", "data=grid", "task.decoder=gaussian", *QUICK, *FAST)
+    assert summary["status"] == "completed", summary["error"]
+    assert {"test/mmd", "test/modes_covered", "test/near_mode", "test/nelbo"} <= summary["test"].keys()
+    assert (tmp_path / "run" / "final_samples.png").is_file()      # scattered over the data
+
+
 def test_the_convolutional_autoencoder_learns(tmp_path):
     summary = train(tmp_path / "run", "model=conv_autoencoder", "trainer.max_epochs=3", "trainer.limit_train_batches=15",
                     "task.pictures_every=0", *FAST)
@@ -113,6 +123,8 @@ def test_sparsity_adds_the_mean_absolute_code_to_the_loss():
     code = task.net.encode(x)[0]
     plain = torch.nn.functional.mse_loss(task.net.decode(code), x)
     assert task.loss((x, None)).item() == pytest.approx((plain + 0.5 * code.abs().mean()).item(), rel=1e-5)
+    task.evaluate((x, None), task.metrics["test"])          # without a trainer: the clean reconstruction error
+    assert task.metrics["test"]["loss"].compute().item() == pytest.approx(plain.item(), rel=1e-5)
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -144,3 +156,21 @@ def test_vae_samples_are_recognised_by_the_digits_classifier(tmp_path, monkeypat
     assert summary["status"] == "completed"
     assert scores["confidence"] >= 0.8 and scores["classes_present"] == 10
     assert scores["fid_floor"] < scores["fid"] < 0.6 * scores["fid_baseline"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", [["model=vae"], ["model=autoencoder", *NOISY]])
+def test_resume_from_the_middle_of_an_epoch_is_exact(model, tmp_path):
+    """The training noise (corruption, code samples), the code Gaussian kept in the checkpoint and the
+    pictures drawn at each validation (from their own generator) all survive a mid-epoch resume."""
+    from conftest import resume
+    from test_reliability import same_weights, weights
+
+    run = [*model, "model.width=32", "trainer.max_epochs=3", "trainer.limit_train_batches=8", *FAST]
+    whole = train(tmp_path / "whole", *run)
+    part = train(tmp_path / "part", *run, "checkpoint.every_n_steps=5", "trainer.max_steps=20")
+    assert part["steps"] == 20
+    resumed = resume(tmp_path / "part", "trainer.max_steps=-1")
+    assert resumed["steps"] == whole["steps"] == 24
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "part"))
+    assert resumed["test"] == whole["test"]

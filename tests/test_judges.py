@@ -8,6 +8,7 @@ import torch
 
 from archtrain.cli import main
 from archtrain.data.toys import Grid, MoonPoints, Ring, SwissRoll
+from archtrain.judges.classifier import judge_folder
 from archtrain.judges.toys import judge_points, modes_covered, near_mode_share
 from conftest import QUICK, train
 
@@ -111,8 +112,20 @@ def test_bad_sample_arguments_are_one_line(gan_run, arguments, message, capsys):
     assert message in error and error.count("\n") == 1
 
 
-def test_a_run_that_does_not_generate_is_refused_in_one_line(tmp_path, capsys):
-    train(tmp_path / "run", "model=mlp", "model.width=8", *QUICK, "hardware.threads=1")
-    assert sample(f"run={tmp_path / 'run'}") == 2
+def test_a_run_that_does_not_generate_is_refused_in_one_line(digits_judge, capsys):
+    _, judge = digits_judge                         # the judge is an ordinary classify run
+    assert sample(f"run={judge_folder(judge.cfg.data)}") == 2
     error = capsys.readouterr().err
     assert "is a task=classify run, which does not generate" in error and error.count("\n") == 1
+
+
+def test_the_inception_fid_without_its_weights_is_one_line(gan_run, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        pytest.skip("torch-fidelity is installed here")
+    digits_run = gan_run.parent / "no_inception"
+    train(digits_run, "model=autoencoder", "model.width=8", *QUICK, "hardware.threads=1")
+    assert sample(f"run={digits_run}", "n=4", "judge=inception") == 2
+    error = capsys.readouterr().err
+    assert "the Inception FID needs torch-fidelity and its InceptionV3 weights" in error and error.count("\n") == 1

@@ -78,4 +78,5 @@ def toy_metrics(spec: DataSpec) -> dict[str, Metric]:
     """modes_covered and near_mode metrics where the data is a toy mixture with known modes, else none."""
     if not spec.modes:
         return {}
-    return {"modes_covered": ModesCovered(spec.modes, spec.mode_std), "near_mode": NearModeShare(spec.modes, spec.mode_std)}
+    return {"modes_covered": ModesCovered(spec.modes, spec.mode_std),
+            "near_mode": NearModeShare(spec.modes, spec.mode_std)}

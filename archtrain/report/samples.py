@@ -28,14 +28,15 @@ def tile(images: torch.Tensor, columns: int, pad: int = 1) -> torch.Tensor:
 
 
 def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = "") -> Path:
-    """Rows of images in [0, 1], each (n, C, H, W) with its label on the left (e.g. inputs above their
-    reconstructions); one row may hold several lines of `columns` images."""
+    """Labelled sets of images in [0, 1], each (n, C, H, W), the label on the left: one set as a near-square
+    grid (samples), several as one line each (inputs above their reconstructions)."""
     plt = _pyplot()
     columns = max(len(images) for _, images in rows) if len(rows) > 1 else math.ceil(math.sqrt(len(rows[0][1])))
-    pictures = [(label, tile(images.detach().float().cpu(), columns)) for label, images in rows]
+    pictures = [(label, tile(images.detach().float().cpu(), columns).numpy()) for label, images in rows]
     heights = [picture.shape[0] for _, picture in pictures]
     width = min(12.0, 0.4 * columns + 1)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(width, width * sum(heights) / pictures[0][1].shape[1] + 0.3 * len(rows)),
+    height = width * sum(heights) / pictures[0][1].shape[1] + 0.3 * len(rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(width, height),
                              squeeze=False, gridspec_kw={"height_ratios": heights})
     for ax, (label, picture) in zip(axes[:, 0], pictures):
         ax.imshow(picture.squeeze(-1) if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=1,
@@ -56,12 +57,12 @@ def scatter(samples: torch.Tensor, data: torch.Tensor, path: Path, title: str = 
     """2-D samples (orange) over real points (grey), the modes' centres marked where known."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4, 4))
-    data, samples = data.detach().float().cpu(), samples.detach().float().cpu()
+    data, samples = data.detach().float().cpu().numpy(), samples.detach().float().cpu().numpy()
     ax.scatter(data[:, 0], data[:, 1], s=3, c="0.7", label="data")
     ax.scatter(samples[:, 0], samples[:, 1], s=3, c="tab:orange", alpha=0.7, label="samples")
     if centres:
         ax.scatter(*zip(*centres), marker="x", s=20, c="k", linewidths=0.8, label="modes")
-    span = data.abs().max().item() * 1.3
+    span = abs(data).max() * 1.3
     ax.set_xlim(-span, span)
     ax.set_ylim(-span, span)
     ax.set_aspect("equal")

@@ -15,11 +15,11 @@ from archtrain.training.sample_quality import KernelMMD
 class Generative(Task):
     """A task that can draw new examples. `conditional` says whether `generate` honours `labels`
     (one class index per example to draw). `pictures` draws what the model makes now; the
-    SamplePictures callback calls it every `pictures_every` validations (0: never) and `write_extras`
-    once at the end, on the best checkpoint."""
+    SamplePictures callback calls it at the first validation and every `pictures_every` epochs after it
+    (0: never), and `write_extras` once at the end, on the best checkpoint."""
 
     conditional = False
-    pictures_every = 1          # validations between two sets of pictures; 0 keeps only the final ones
+    pictures_every = 5          # epochs between two sets of pictures; 0 keeps only the final ones
     PICTURE_SEED = 0            # the noise that every picture of a run draws from
     PICTURE_IMAGES, PICTURE_POINTS = 64, 1000
 

@@ -32,6 +32,8 @@ class Reconstruct(Generative):
     Validation and test report the MSE of clean reconstructions (loss) and, with noise, of denoised
     corrupted inputs (denoise_mse, from the same noise every epoch)."""
 
+    variational = False         # the kind of model.variational this task trains
+    TOY_MMD_BANDWIDTH = 0.5     # on 2-D toys, in data units (the gan task's default)
     EVALUATION_SEED = 0         # the noise that validation and test corrupt with (and VAEs sample codes from)
     PICTURE_INPUTS = 16
 
@@ -56,14 +58,13 @@ class Reconstruct(Generative):
             found.append(f"task.noise_level={cfg.task.noise_level}: masking hides a share of the inputs, below 1")
         return found
 
-    variational = False
-
     def __init__(self, net, spec, optim, scheduler=None, regularization=None, noise: str = "none",
-                 noise_level: float = 0.0, sparsity: float = 0.0, pictures_every: int = 1):
+                 noise_level: float = 0.0, sparsity: float = 0.0, pictures_every: int = 5):
         self.noise, self.noise_level = noise, noise_level       # read by make_metrics, which Task.__init__ calls
         super().__init__(net, spec, optim, scheduler, regularization)
         self.sparsity, self.pictures_every = sparsity, pictures_every
         self.evaluation_noise: torch.Generator | None = None
+        self.judging_noise: torch.Generator | None = None
         # The Gaussian that generate() draws codes from, fit at each validation and kept in checkpoints.
         self.register_buffer("code_mean", torch.zeros(net.code_size))
         self.register_buffer("code_scale", torch.eye(net.code_size))
@@ -94,7 +95,18 @@ class Reconstruct(Generative):
         metrics = {"loss": MeanMetric()}
         if self.noise != "none":
             metrics["denoise_mse"] = MeanMetric()
-        return metrics
+        return {**metrics, **self.toy_judges()}
+
+    def toy_judges(self) -> dict:
+        """On a 2-D toy mixture, the sample judges (MMD, modes covered, share near a mode), as the gan task has."""
+        return self.sample_judges(self.TOY_MMD_BANDWIDTH) if self.spec.modes else {}
+
+    def update_toy_judges(self, real: torch.Tensor, metrics) -> None:
+        """Judge as many generated examples as `real` has, from noise of their own."""
+        if self.spec.modes:
+            fake = self.generate(len(real), generator=self.judging_noise)
+            for name in self.toy_judges():
+                metrics[name].update(real, fake)
 
     def on_validation_epoch_start(self) -> None:
         self._reset_evaluation_noise()
@@ -104,7 +116,9 @@ class Reconstruct(Generative):
         self._reset_evaluation_noise()
 
     def _reset_evaluation_noise(self) -> None:
-        self.evaluation_noise = torch.Generator(self.device).manual_seed(self.EVALUATION_SEED + self.global_rank)
+        seed = self.EVALUATION_SEED + self.global_rank
+        self.evaluation_noise = torch.Generator(self.device).manual_seed(seed)
+        self.judging_noise = torch.Generator(self.device).manual_seed(seed + 10_000)
 
     def evaluate(self, batch, metrics):
         x, labels = batch[0], self.labels(batch)
@@ -113,7 +127,8 @@ class Reconstruct(Generative):
         if "denoise_mse" in metrics:
             noisy = corrupt(x, self.noise, self.noise_level, self.evaluation_noise)
             metrics["denoise_mse"].update(F.mse_loss(self.reconstruct(noisy, labels), x), weight=len(x))
-        if self.trainer is not None and self.trainer.validating:
+        self.update_toy_judges(x, metrics)
+        if self._trainer is not None and self._trainer.validating:     # fit the sampler on validation codes
             code = code.double()
             moments = [len(code), code.sum(0), code.T @ code]
             self.code_moments = [a + b for a, b in zip(self.code_moments, moments)] if self.code_moments else moments

@@ -38,7 +38,7 @@ class VAE(Reconstruct):
         return found
 
     def __init__(self, net, spec, optim, scheduler=None, regularization=None, decoder: str = "bernoulli",
-                 decoder_std: float = 0.1, beta: float = 1.0, pictures_every: int = 1):
+                 decoder_std: float = 0.1, beta: float = 1.0, pictures_every: int = 5):
         super().__init__(net, spec, optim, scheduler, regularization, pictures_every=pictures_every)
         self.decoder, self.decoder_std, self.beta = decoder, decoder_std, beta
 
@@ -68,7 +68,7 @@ class VAE(Reconstruct):
         return (recon + self.beta * kl).mean()
 
     def make_metrics(self):
-        return {"nelbo": MeanMetric(), "recon": MeanMetric(), "kl": MeanMetric(), "mse": MeanMetric()}
+        return {"nelbo": MeanMetric(), "recon": MeanMetric(), "kl": MeanMetric(), "mse": MeanMetric(), **self.toy_judges()}
 
     def evaluate(self, batch, metrics):
         x, labels = batch[0], self.labels(batch)
@@ -76,6 +76,7 @@ class VAE(Reconstruct):
         for name, value in (("nelbo", recon + kl), ("recon", recon), ("kl", kl)):
             metrics[name].update(value)
         metrics["mse"].update(F.mse_loss(self.output(self.net.decode(mean, labels)), x), weight=len(x))
+        self.update_toy_judges(x, metrics)
 
     def prior_codes(self, n, generator):
         """n codes from the prior, N(0, I)."""
@@ -97,5 +98,6 @@ class VAE(Reconstruct):
         rows = []
         for pair in range(pairs):
             pair_labels = None if labels is None else labels[2 * pair].expand(steps)    # the first one's class
-            rows.append((f"pair {pair + 1}", self.spec.unstandardize(self.output(self.net.decode(codes[pair], pair_labels)))))
+            images = self.output(self.net.decode(codes[pair], pair_labels))
+            rows.append((f"pair {pair + 1}", self.spec.unstandardize(images)))
         return [*written, image_rows(rows, folder / f"{tag}_interpolation.png", tag)]

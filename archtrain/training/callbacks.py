@@ -204,15 +204,15 @@ class AveragedWeights(EMAWeightAveraging):
 
 
 class SamplePictures(pl.Callback):
-    """Every `task.pictures_every` validations, the pictures of a generative task (sample grids, samples
-    over the data, reconstructions...) in `folder`, named by epoch; drawn from their own noise, so the
-    run's random numbers (and exact resume) are untouched."""
+    """The pictures of a generative task (sample grids, samples over the data, reconstructions...) in
+    `folder`, named by epoch, at the first validation and every `task.pictures_every`-th epoch after it;
+    drawn from their own noise, so the run's random numbers (and exact resume) are untouched."""
 
     def __init__(self, folder: Path):
         self.folder = folder
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         every, epoch = pl_module.pictures_every, trainer.current_epoch
-        if trainer.sanity_checking or not trainer.is_global_zero or not every or (epoch + 1) % every:
+        if trainer.sanity_checking or not trainer.is_global_zero or not every or epoch % every:
             return
         pl_module.pictures(self.folder, trainer.datamodule.splits["val"], f"epoch_{epoch:03d}")

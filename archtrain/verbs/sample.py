@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from archtrain.errors import ArchtrainError
+from archtrain.files import write_atomic
 from archtrain.verbs.arguments import choice, count, parse
 from archtrain.verbs.runs import load_parts, run_config
 
@@ -18,11 +19,13 @@ default the run's own folder):
   class=K          draw examples of class K (a conditional model only: e.g. model=vae model.conditional=true);
                    the files are then samples_class<K>.pt and .png
   seed=0           the noise the examples are drawn from
-  judge=auto       also judge them (printed, and written to judge.json beside them): 2-D toys: modes
+  judge=auto       also judge them (printed, and written to samples_judge.json beside them): 2-D toys: modes
                    covered, share near a mode, MMD to the test split; images: the domain FID through a
                    classifier trained on the same data (trained and cached under outputs/judges/ on first
                    use; judge=<run> names your own classify run), its floor (train vs test images) and a
                    pixel-Gaussian baseline, and the classifier's mean confidence and class entropy
+  judge=inception  the standard Inception FID against the test split (needs the torch-fidelity package and
+                   its InceptionV3 weights, which it downloads once into its cache)
 """
 KEYS = {"run": None, "n": "64", "class": None, "out": None, "seed": "0", "checkpoint": "best", "judge": None}
 
@@ -49,13 +52,14 @@ def run(arguments: list[str]) -> None:
     out = Path(args["out"]).expanduser() if args["out"] else Path(args["run"])
     out.mkdir(parents=True, exist_ok=True)
     samples = draw(task, n, label, seed)
-    name = "samples" if label is None else f"samples_class{label}"
-    written = write(parts, samples, out / name, f"{cfg.model.name} on {cfg.data.name}" + (f", class {label}" if label is not None else ""))
+    name, title = ("samples", f"{cfg.model.name} on {cfg.data.name}") if label is None else \
+        (f"samples_class{label}", f"{cfg.model.name} on {cfg.data.name}, class {label}")
+    written = write(parts, samples, out / name, title)
     print(f"{n} samples written to {', '.join(map(str, written))}")
     if args["judge"] is not None:
         scores = judge(parts, samples, args["judge"], seed)
         path = out / f"{name}_judge.json"
-        path.write_text(json.dumps(scores, indent=2) + "\n")
+        write_atomic(path, json.dumps(scores, indent=2) + "\n")
         print("  ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                         for key, value in scores.items()))
         print(f"judged in {path}")
@@ -98,7 +102,7 @@ def write(parts, samples, stem: Path, title: str) -> list[Path]:
 
 def judge(parts, samples, which: str, seed: int) -> dict:
     """The judges' scores of `samples`: toy judges on 2-D mixtures, the domain FID and the classifier's
-    view on images (`which`: auto, or a classify run)."""
+    view on images (`which`: auto, or a classify run), or the Inception FID (`which`: inception)."""
     spec, splits = parts.data.spec, parts.data.splits
     if spec.modes:
         from archtrain.judges.toys import judge_points
@@ -107,7 +111,9 @@ def judge(parts, samples, which: str, seed: int) -> dict:
     if not spec.image_size:
         raise ArchtrainError(f"judge=: data={parts.cfg.data.name} is neither images nor a 2-D toy mixture")
     from archtrain.judges.classifier import judge_classifier
-    from archtrain.judges.images import judge_images
+    from archtrain.judges.images import inception_fid, judge_images
 
+    if which == "inception":
+        return {"inception_fid": inception_fid(spec.unstandardize(splits["test"][0]), spec.unstandardize(samples))}
     classifier = judge_classifier(parts.cfg.data, None if which == "auto" else which)
     return judge_images(samples, splits, spec, classifier, seed)

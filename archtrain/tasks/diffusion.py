@@ -28,7 +28,8 @@ class DiffusionTask(Generative):
     spread evenly over the chain, with noise drawn from a fixed seed (a cheap score, comparable across
     epochs and runs, that weighs every noise level alike); on vectors, also the sample judges (kernel MMD,
     and on a toy mixture the modes covered and the share of samples near a mode) of as many samples as the
-    split has examples. Pictures (sampling is the costly part) every `pictures_every` validations. With regularizer=ema, Lightning swaps the averaged weights in for
+    split has examples. Pictures (sampling is the costly part) at the first validation and every
+    `pictures_every` epochs. With regularizer=ema, Lightning swaps the averaged weights in for
     validation, test and checkpoints, so they are what samples are drawn with.
     """
 

@@ -35,7 +35,8 @@ def test_the_schedules_keep_what_their_papers_say():
     assert linear.chain("ddim", 4) == [999, 666, 333, 0]
 
 
-@pytest.mark.parametrize("kind, sampler, steps, tolerance", [("cosine", "ddpm", 1000, 0.03), ("linear", "ddim", 100, 0.05)])
+@pytest.mark.parametrize("kind, sampler, steps, tolerance",
+                         [("cosine", "ddpm", 1000, 0.03), ("linear", "ddim", 100, 0.05)])
 def test_the_reverse_chain_recovers_a_gaussian_from_its_exact_noise_prediction(kind, sampler, steps, tolerance):
     """For data N(0, s^2) the best prediction of the noise in x_t is x_t sqrt(1 - a) / (a s^2 + 1 - a).
     (Few DDIM steps shrink the spread: their last step lands on E[x_0 | x_t]; 10 steps give 0.36 here.)"""

@@ -92,8 +92,9 @@ class DCGAN(Adversarial):
         choose("discriminator_norm", discriminator_norm, DISCRIMINATOR_NORMS)
         levels = halvings(image_size, depth)
         if levels == 0:
-            raise ArchtrainError(f"model=dcgan halves the image side with strided convolutions; a {image_size} px "
-                                 f"side cannot be halved")
+            raise ArchtrainError(f"model=dcgan halves the image side with strided convolutions (at most "
+                                 f"model.depth={depth} times, while the side is even); a {image_size} px side "
+                                 f"gives none")
         self.latent_size, base = latent_size, image_size >> levels
         channels = [width * 2 ** level for level in range(levels)]      # at each map size, largest map first
         self.generator = nn.Sequential(

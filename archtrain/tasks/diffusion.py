@@ -1,12 +1,15 @@
 """Denoising diffusion (Ho, Jain & Abbeel, 2020): a network learns to predict the noise added to an
 example at a random step of a fixed noising process; sampling runs the process backwards from noise."""
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from hydra.utils import get_class
 from torchmetrics import MeanMetric
 
 from archtrain.models.diffusion import NoisePredictor
+from archtrain.report.samples import image_rows
 from archtrain.tasks.generative import Generative, unit_pixels_problem
 from archtrain.training.diffusion import SAMPLERS, SCHEDULES, NoiseSchedule
 
@@ -25,13 +28,16 @@ class DiffusionTask(Generative):
     spread evenly over the chain, with noise drawn from a fixed seed (a cheap score, comparable across
     epochs and runs, that weighs every noise level alike); on vectors, also the sample judges (kernel MMD,
     and on a toy mixture the modes covered and the share of samples near a mode) of as many samples as the
-    split has examples. Pictures (sampling is the costly part) every `pictures_every` validations. With regularizer=ema, Lightning swaps the averaged weights in for
+    split has examples. Pictures (sampling is the costly part) at the first validation and every
+    `pictures_every` epochs. With regularizer=ema, Lightning swaps the averaged weights in for
     validation, test and checkpoints, so they are what samples are drawn with.
     """
 
     monitor, mode = "val/loss", "min"
     SCORING_SEED = 0
     SCORED_TIMESTEPS = 10
+    CHAIN_IMAGES, CHAIN_ROWS = 8, 6        # the denoising-chain picture: images, and steps shown
+    SAMPLING = {"ddpm": (1.0, True), "ddim": (0.0, False)}     # eta, and whether clipping x0 renews the noise
 
     @classmethod
     def problems(cls, cfg, spec):
@@ -98,16 +104,35 @@ class DiffusionTask(Generative):
 
     def generate(self, n, labels=None, generator=None):
         """n samples by the configured sampler; a conditional model draws classes uniformly unless given."""
-        device, shape = self.device, self._example_shape()
+        return self.draw(n, labels, generator, self.schedule.chain(self.sampler, self.sampling_steps),
+                         *self.SAMPLING[self.sampler])
+
+    def draw(self, n: int, labels: torch.Tensor | None, generator: torch.Generator | None, timesteps: list[int],
+             eta: float, noise_from_clipped: bool, trace=None) -> torch.Tensor:
+        """n samples through any chain of `timesteps` (descending), any eta and clipping rule (NoiseSchedule.sample)."""
+        device = self.device
         if self.conditional and labels is None:
             labels = torch.randint(self.spec.num_classes, (n,), device=device, generator=generator)
         labels = labels.to(device) if self.conditional and labels is not None else None
-        noise = torch.randn(n, *shape, device=device, generator=generator)
-        chain = self.schedule.chain(self.sampler, self.sampling_steps)
-        x = self.schedule.sample(lambda x_t, t: self.predict_noise(x_t, t, labels), noise, chain,
-                                 eta=1.0 if self.sampler == "ddpm" else 0.0, clip=1.0 if self.images else None,
-                                 generator=generator)
+        noise = torch.randn(n, *self._example_shape(), device=device, generator=generator)
+        x = self.schedule.sample(lambda x_t, t: self.predict_noise(x_t, t, labels), noise, timesteps, eta,
+                                 clip=1.0 if self.images else None, noise_from_clipped=noise_from_clipped,
+                                 generator=generator, trace=trace)
         return self.from_model(x)
+
+    @torch.no_grad()
+    def pictures(self, folder: Path, real, tag: str) -> list[Path]:
+        """The samples, and (images) the denoising chain: the clean image predicted at a few steps."""
+        written = super().pictures(folder, real, tag)
+        if not self.images:
+            return written
+        chain = self.schedule.chain(self.sampler, self.sampling_steps)
+        shown = {chain[round(i * (len(chain) - 1) / (self.CHAIN_ROWS - 1))] for i in range(self.CHAIN_ROWS)}
+        rows = []
+        keep = (lambda t, x0: rows.append((f"t={t}", self.from_model(x0))) if t in shown else None)
+        self.draw(self.CHAIN_IMAGES, self.picture_labels(self.CHAIN_IMAGES), self.picture_noise(), chain,
+                  *self.SAMPLING[self.sampler], keep)
+        return [*written, image_rows(rows, folder / f"{tag}_chain.png", f"{tag}: predicted x0 along the chain")]
 
     def _example_shape(self) -> tuple[int, ...]:
         spec = self.spec

@@ -50,11 +50,16 @@ class NoiseSchedule(nn.Module):
 
     @torch.no_grad()
     def sample(self, predict_noise: NoisePredictor, noise: torch.Tensor, timesteps: list[int], eta: float,
-               clip: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+               clip: float | None = None, noise_from_clipped: bool = True, generator: torch.Generator | None = None,
+               trace: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
         """Run the reverse chain from `noise` (x_T) through `timesteps` (descending) to x_0. Each step
         predicts x_0 from the predicted noise (clipped to [-clip, clip] if given), then moves to the next
-        timestep (DDIM, eq. 12): eta = 1 over every step is DDPM's ancestral sampler with the posterior
-        variance, eta = 0 is deterministic DDIM."""
+        timestep along the predicted noise (DDIM, eq. 12): eta = 1 over every step is DDPM's ancestral
+        sampler with the posterior variance, eta = 0 is deterministic DDIM. Where x_0 is clipped,
+        `noise_from_clipped` recomputes the noise from it, so that the step lands on DDPM's posterior mean
+        of the clipped x_0 (Ho et al.'s sampler); DDIM keeps the network's own noise (as diffusers does):
+        each rule did badly in the other's sampler on digits (docs/GENERATIVE_GAN_DIFFUSION.md).
+        `trace(t, x_0 predicted at t)` sees every step."""
         x = noise
         for now, then in zip(timesteps, timesteps[1:] + [-1]):
             t = torch.full((len(x),), now, device=x.device, dtype=torch.long)
@@ -64,7 +69,10 @@ class NoiseSchedule(nn.Module):
             x0 = (x - (1 - kept).sqrt() * epsilon) / kept.sqrt()
             if clip is not None:
                 x0 = x0.clamp(-clip, clip)
-                epsilon = (x - kept.sqrt() * x0) / (1 - kept).sqrt()
+                if noise_from_clipped:
+                    epsilon = (x - kept.sqrt() * x0) / (1 - kept).sqrt()
+            if trace is not None:
+                trace(now, x0)
             sigma = eta * ((1 - kept_then) / (1 - kept) * (1 - kept / kept_then)).sqrt()
             x = kept_then.sqrt() * x0 + (1 - kept_then - sigma ** 2).clamp_min(0).sqrt() * epsilon
             if then >= 0 and eta:

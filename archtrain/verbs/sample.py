@@ -10,7 +10,7 @@ from archtrain.verbs.runs import load_parts, run_config
 
 USAGE = """Usage: archtrain sample run=<dir> [n=64] [class=K] [out=<folder>] [seed=0] [checkpoint=best|last] [judge=...]
 
-Draws n new examples from any generative run (gan, vae, reconstruct, ...) and writes, to out= (by
+Draws n new examples from any generative run (gan, diffusion, vae, reconstruct, ...) and writes, to out= (by
 default the run's own folder):
 
   samples.pt       the examples as a tensor in the data's own units (pixels in [0, 1]), (n, C, H, W) or (n, 2)
@@ -42,7 +42,7 @@ def run(arguments: list[str]) -> None:
 
     if not issubclass(get_class(cfg.task._target_), Generative):
         raise ArchtrainError(f"run={args['run']} is a task={cfg.task.name} run, which does not generate; "
-                             f"archtrain sample needs a generative run (task=gan, vae or reconstruct)")
+                             f"archtrain sample needs a generative run (task=gan, wgan_gp, diffusion, vae or reconstruct)")
     parts = load_parts(args["run"], checkpoint, cfg)
     task, spec = parts.task, parts.data.spec
     if label is not None and not task.conditional:

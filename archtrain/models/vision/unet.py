@@ -42,7 +42,8 @@ class UNetTrunk(nn.Module):
             self.encoder_shifts = nn.ModuleList(nn.Linear(embedding_size, c) for c in widths)
             self.decoder_shifts = nn.ModuleList(nn.Linear(embedding_size, c) for c in widths[:-1])
 
-    def encode_decode(self, x: torch.Tensor, embedding: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_decode(self, x: torch.Tensor,
+                      embedding: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The bottleneck map and the full-resolution output map of the expanding path."""
         skips = []
         for level, (encoder, pool) in enumerate(zip(self.encoders, self.pools)):

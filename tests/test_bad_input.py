@@ -40,6 +40,7 @@ CONFIG_ERRORS = [
     (["model.width=0"], 2, "model.width=0: must be positive"),
     (["model.depth=-1"], 2, "model.depth=-1: must be at least 0"),
     (["model=gan_mlp", "task.discriminator_steps=0"], 2, "task.discriminator_steps=0: must be at least 1"),
+    (["model=gan_mlp", "task.loss=hinge"], 2, "task.loss=hinge: choose from non_saturating, minimax, wasserstein"),
     (["model.activation=1"], 2, "model.activation=1: must be a string"),
     (["model.activation=swish"], 2, "model.activation=swish: choose from sigmoid, tanh, relu, leaky_relu"),
     (["model=rnn", "model.cell=lstn"], 2, "model.cell=lstn: choose from rnn, lstm, gru (did you mean lstm?)"),

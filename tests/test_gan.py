@@ -172,7 +172,6 @@ def test_gradient_clipping_clips_each_network(tmp_path):
     ("scheduler=cosine", "takes no learning-rate schedule"),
     ("regularizer=[l1]", "regularizer=l1 adds to a single training loss"),
     ("model=mlp", "model=mlp has neither"),
-    ("task.loss=hinge", "task.loss=hinge: choose from non_saturating, minimax, wasserstein"),
     ("task.gradient_penalty=10.0 model=dcgan data=digits", "batch norm mixes"),
     ("model=dcgan data=digits data.normalize=true", "data.normalize=true standardizes the real ones"),
 ])

@@ -45,6 +45,24 @@ class RunningMean:
         self.total, self.count = state.get("total"), state.get("count", 0)
 
 
+class SeededScoring:
+    """A mixin for tasks whose validation and test draw random numbers (the noise a generator starts
+    from, the bits a probe flips): `scoring_noise`, a torch RNG reseeded at the start of every
+    validation and test, draws the same numbers each epoch, so that scores compare across epochs."""
+
+    SCORING_SEED = 0
+    scoring_noise: torch.Generator | None = None
+
+    def on_validation_epoch_start(self) -> None:
+        self.reset_scoring_noise()
+
+    def on_test_epoch_start(self) -> None:
+        self.reset_scoring_noise()
+
+    def reset_scoring_noise(self) -> None:
+        self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
+
+
 class Task(pl.LightningModule):
     """A LightningModule that trains `net` for one objective.
 

@@ -10,11 +10,12 @@ from torchmetrics import MeanMetric
 
 from archtrain.models.diffusion import NoisePredictor
 from archtrain.report.samples import image_rows
+from archtrain.tasks.base import SeededScoring
 from archtrain.tasks.generative import Generative, unit_pixels_problem
 from archtrain.training.diffusion import SAMPLERS, SCHEDULES, NoiseSchedule
 
 
-class DiffusionTask(Generative):
+class DiffusionTask(SeededScoring, Generative):
     """DDPM's epsilon objective: the mean squared error between the noise added at a uniformly drawn
     timestep and the network's prediction of it, over a `linear` or `cosine` schedule of `timesteps`.
 
@@ -34,7 +35,6 @@ class DiffusionTask(Generative):
     """
 
     monitor, mode = "val/loss", "min"
-    SCORING_SEED = 0
     SCORED_TIMESTEPS = 10
     CHAIN_IMAGES, CHAIN_ROWS = 8, 6        # the denoising-chain picture: images, and steps shown
     SAMPLING = {"ddpm": (1.0, True), "ddim": (0.0, False)}     # eta, and whether clipping x0 renews the noise
@@ -63,7 +63,6 @@ class DiffusionTask(Generative):
         self.schedule = NoiseSchedule(timesteps, schedule)
         self.sampler, self.sampling_steps = sampler, sampling_steps
         self.conditional, self.label_dropout, self.guidance = conditional, label_dropout, guidance
-        self.scoring_noise: torch.Generator | None = None
         self.pictures_every = pictures_every
 
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,14 +140,6 @@ class DiffusionTask(Generative):
     def make_metrics(self):
         return {"loss": MeanMetric(), **({} if self.images else self.sample_judges(self.mmd_bandwidth))}
 
-    def on_validation_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def on_test_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def _reset_scoring_noise(self) -> None:
-        self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
 
     def evaluate(self, batch, metrics):
         real, labels, repeats = batch[0], self._labels(batch), self.SCORED_TIMESTEPS

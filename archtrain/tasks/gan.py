@@ -7,13 +7,13 @@ import torch
 from hydra.utils import get_class
 
 from archtrain.models.gan import Adversarial
-from archtrain.tasks.base import RunningMean
+from archtrain.tasks.base import RunningMean, SeededScoring
 from archtrain.tasks.generative import Generative, unit_pixels_problem
 from archtrain.training.adversarial import ADVERSARIAL_LOSSES, gradient_penalty
 from archtrain.training.optim import build_optimizer
 
 
-class GanTask(Generative):
+class GanTask(SeededScoring, Generative):
     """Each training batch steps the discriminator once; every `discriminator_steps`-th batch of an epoch
     also steps the generator, on the same generated examples. `loss` picks the pair of losses:
     non_saturating (the generator minimizes -log D(G(z))), minimax (log(1 - D(G(z)))), or wasserstein
@@ -29,7 +29,6 @@ class GanTask(Generative):
     monitor, mode = "val/mmd", "min"
     automatic_optimization = False
     unused_parameters = True    # the discriminator's backward leaves the generator out
-    SCORING_SEED = 0            # the noise that validation and test generate from
 
     @classmethod
     def problems(cls, cfg, spec):
@@ -38,8 +37,6 @@ class GanTask(Generative):
         if not issubclass(get_class(cfg.model._target_), Adversarial):
             found.append(f"task={name} trains a generator against a discriminator, and model={cfg.model.name} "
                          f"has neither (use model=gan_mlp or model=dcgan)")
-        if cfg.task.loss not in ADVERSARIAL_LOSSES:
-            found.append(f"task.loss={cfg.task.loss}: choose from {', '.join(ADVERSARIAL_LOSSES)}")
         if cfg.task.gradient_penalty and cfg.model.get("discriminator_norm") == "batch":
             found.append("task.gradient_penalty takes each example's own gradient, which batch norm mixes "
                          "across the batch; use model.discriminator_norm=none")
@@ -65,7 +62,6 @@ class GanTask(Generative):
         self.adversarial_loss, self.penalty = ADVERSARIAL_LOSSES[loss], gradient_penalty
         self.discriminator_steps = discriminator_steps
         self.d_loss, self.g_loss = RunningMean(), RunningMean()
-        self.scoring_noise: torch.Generator | None = None
 
     def configure_optimizers(self):
         reg = self.regularization
@@ -116,14 +112,6 @@ class GanTask(Generative):
     def make_metrics(self):
         return self.sample_judges(self.mmd_bandwidth)
 
-    def on_validation_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def on_test_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def _reset_scoring_noise(self) -> None:
-        self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
 
     def generate(self, n, labels=None, generator=None):
         return self.net.sample(n, generator)

@@ -7,7 +7,7 @@ from torchmetrics import MeanMetric
 
 from archtrain.data.patterns import RandomPatterns
 from archtrain.models.hopfield import AssociativeMemory
-from archtrain.tasks.base import Task
+from archtrain.tasks.base import SeededScoring, Task
 
 
 def signs(x: torch.Tensor) -> torch.Tensor:
@@ -23,7 +23,7 @@ def corrupt(states: torch.Tensor, fraction: float, generator: torch.Generator | 
     return states.scatter(1, flips, -states.gather(1, flips))
 
 
-class Hopfield(Task):
+class Hopfield(SeededScoring, Task):
     """The first epoch stores every training pattern (Hebb's rule for the classical network, a memory
     slot each for the modern one); later epochs change nothing. Validation and test flip
     `flip_fraction` of each pattern's bits (the same bits every epoch) and let the network settle for
@@ -34,7 +34,6 @@ class Hopfield(Task):
 
     monitor, mode = "val/recall", "max"
     automatic_optimization = False
-    SCORING_SEED = 0            # the bits flipped and the order units update in at validation and test
 
     @classmethod
     def problems(cls, cfg, spec):
@@ -56,7 +55,6 @@ class Hopfield(Task):
                  flip_fraction: float = 0.2, recall_sweeps: int = 5):
         super().__init__(net, spec, optim, scheduler, regularization)
         self.flip_fraction, self.recall_sweeps = flip_fraction, recall_sweeps
-        self.scoring_noise: torch.Generator | None = None
 
     def configure_optimizers(self):
         return None             # Hebbian storage: no gradients, no optimizer
@@ -80,14 +78,6 @@ class Hopfield(Task):
     def make_metrics(self):
         return {"recall": MeanMetric(), "overlap": MeanMetric()}
 
-    def on_validation_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def on_test_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def _reset_scoring_noise(self) -> None:
-        self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
 
     def evaluate(self, batch, metrics):
         stored = signs(batch[0])

@@ -10,7 +10,7 @@ from torchmetrics import MeanMetric
 
 from archtrain.models.rbm import RBM
 from archtrain.report.pictures import image_grid
-from archtrain.tasks.base import RunningMean
+from archtrain.tasks.base import RunningMean, SeededScoring
 from archtrain.tasks.generative import Generative
 
 THRESHOLD = 0.5     # inputs in [0, 1] above it are 1, the rest 0
@@ -20,7 +20,7 @@ def binarise(x: torch.Tensor) -> torch.Tensor:
     return (x.flatten(1) > THRESHOLD).to(x.dtype)
 
 
-class ContrastiveDivergence(Generative):
+class ContrastiveDivergence(SeededScoring, Generative):
     """The log-likelihood gradient is the data's free-energy gradient minus the model's; the model's
     expectation is estimated from visible samples `gibbs_steps` Gibbs rounds away from the batch (CD-k)
     or, with `persistent`, from chains that carry on from batch to batch (PCD; kept in the checkpoint).
@@ -31,7 +31,6 @@ class ContrastiveDivergence(Generative):
     from noise; samples.png and filters.png (each hidden unit's weights) are written after testing."""
 
     monitor, mode = "val/pll", "max"
-    SCORING_SEED = 0            # the units flipped for the pseudo-log-likelihood, the noise of samples.png
 
     @classmethod
     def problems(cls, cfg, spec):
@@ -53,7 +52,6 @@ class ContrastiveDivergence(Generative):
         self.gibbs_steps, self.persistent, self.sample_steps = gibbs_steps, persistent, sample_steps
         self.chains: torch.Tensor | None = None
         self.train_recon = RunningMean()
-        self.scoring_noise: torch.Generator | None = None
 
     def loss(self, batch):
         v = binarise(batch[0])
@@ -87,14 +85,6 @@ class ContrastiveDivergence(Generative):
     def make_metrics(self):
         return {"recon_error": MeanMetric(), "pll": MeanMetric()}
 
-    def on_validation_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def on_test_epoch_start(self) -> None:
-        self._reset_scoring_noise()
-
-    def _reset_scoring_noise(self) -> None:
-        self.scoring_noise = torch.Generator(self.device).manual_seed(self.SCORING_SEED + self.global_rank)
 
     def evaluate(self, batch, metrics):
         v = binarise(batch[0])

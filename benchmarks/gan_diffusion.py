@@ -1,4 +1,4 @@
-"""The figures of docs/GENERATIVE_GAN_DIFFUSION.md, from trained run directories (the commands that
+"""The figures of docs/GENERATIVE.md, from trained run directories (the commands that
 train them are in that file). Prints markdown table rows; pictures go to docs/img/generative/.
 
     python benchmarks/gan_diffusion.py ring  GAN_RUN WGAN_GP_RUN DDPM_MLP_RUN

@@ -100,7 +100,7 @@ def test_wgan_gp_learns_the_ring(tmp_path):
 
 @pytest.mark.slow
 def test_wgan_gp_covers_every_mode_of_the_ring_where_the_gan_drops_some(tmp_path):
-    """docs/GENERATIVE_GAN_DIFFUSION.md's run: 15,000 critic steps (3,000 generator steps) of 256 points."""
+    """docs/GENERATIVE.md's run: 15,000 critic steps (3,000 generator steps) of 256 points."""
     wgan = train(tmp_path / "wgan_gp", *WGAN_GP, "trainer.max_epochs=120", "trainer.check_val_every_n_epoch=10")
     assert wgan["test"]["test/modes_covered"] == 8 and wgan["test"]["test/near_mode"] >= 0.8, wgan["test"]
 

@@ -58,7 +58,7 @@ class NoiseSchedule(nn.Module):
         sampler with the posterior variance, eta = 0 is deterministic DDIM. Where x_0 is clipped,
         `noise_from_clipped` recomputes the noise from it, so that the step lands on DDPM's posterior mean
         of the clipped x_0 (Ho et al.'s sampler); DDIM keeps the network's own noise (as diffusers does):
-        each rule did badly in the other's sampler on digits (docs/GENERATIVE_GAN_DIFFUSION.md).
+        each rule did badly in the other's sampler on digits (docs/GENERATIVE.md).
         `trace(t, x_0 predicted at t)` sees every step."""
         x = noise
         for now, then in zip(timesteps, timesteps[1:] + [-1]):

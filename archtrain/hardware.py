@@ -43,7 +43,7 @@ def check_hardware(hardware: DictConfig) -> None:
 
 
 def trainer_arguments(hardware: DictConfig, unused_parameters: bool = False) -> dict:
-    """The hardware config as keyword arguments of lightning.pytorch.Trainer. With `unused_parameters`
+    """The hardware config as keyword arguments of pytorch_lightning.Trainer. With `unused_parameters`
     (a task whose backward passes each leave some parameters out, as a GAN's do), DDP looks for them."""
     arguments = {k: v for k, v in hardware.items() if k not in OWN_KEYS}
     arguments["precision"] = precision(hardware.precision)

@@ -22,7 +22,7 @@ from archtrain.errors import ArchtrainError
 from archtrain.files import write_atomic
 
 log = logging.getLogger(__name__)
-PACKAGES = ("archtrain", "torch", "lightning", "hydra-core", "torchmetrics", "numpy")
+PACKAGES = ("archtrain", "torch", "pytorch-lightning", "hydra-core", "torchmetrics", "numpy")
 
 
 class RunDir:

@@ -1,7 +1,7 @@
 """Denoising diffusion: the schedules and the reverse chain are right on data whose best noise
 prediction is known, and the MLP (2-D ring) and U-Net (digits) noise predictors learn."""
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import pytest
 import torch
 

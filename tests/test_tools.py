@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from hydra import compose, initialize_config_module
-from lightning.pytorch.utilities.model_summary.model_summary import get_human_readable_count
+from pytorch_lightning.utilities.model_summary.model_summary import get_human_readable_count
 from omegaconf import OmegaConf
 
 from archtrain.assemble import assemble

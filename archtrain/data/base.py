@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Callable, Iterator
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-import lightning.pytorch as pl
-from lightning.pytorch.utilities.model_summary import ModelSummary
+import pytorch_lightning as pl
+from pytorch_lightning.utilities.model_summary import ModelSummary
 
 FILE = "model_summary.txt"
 DEPTH = 3                   # module nesting shown: net.encoder.layers (-1: every module)

@@ -4,7 +4,7 @@ combinations that a task cannot train."""
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig
 from torch import nn

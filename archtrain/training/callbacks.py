@@ -5,11 +5,11 @@ import signal
 import time
 from pathlib import Path
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Checkpoint, EMAWeightAveraging, RichProgressBar
-from lightning.pytorch.trainer.states import TrainerFn
+from pytorch_lightning.callbacks import Checkpoint, EMAWeightAveraging, RichProgressBar
+from pytorch_lightning.trainer.states import TrainerFn
 
 from archtrain.errors import Diverged, Stopped
 from archtrain.signals import received, take_handlers

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from archtrain.errors import ArchtrainError
 from archtrain.files import fsync_folder, temporary_beside

@@ -15,7 +15,7 @@ def avoid_deprecated_leafspec() -> None:
     """
     if not hasattr(torch_pytree, "treespec_leaf"):
         return
-    from lightning.pytorch.utilities import _pytree as lightning_pytree
+    from pytorch_lightning.utilities import _pytree as lightning_pytree
 
     lightning_pytree.LeafSpec = torch_pytree.treespec_leaf
 
@@ -33,7 +33,7 @@ def quiet_lightning() -> None:
     and, under DDP, that epoch-level values should be synced: they are torchmetrics results,
     already reduced across processes.
     """
-    for name in ("lightning.pytorch", "lightning.fabric"):
+    for name in ("pytorch_lightning", "lightning_fabric"):
         logger = logging.getLogger(name)
         logger.setLevel(logging.WARNING)
         logger.handlers.clear()

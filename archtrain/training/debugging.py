@@ -3,7 +3,7 @@ run directory (the other debug options are Trainer limits, set in their yaml fil
 
 from pathlib import Path
 
-from lightning.pytorch.profilers import AdvancedProfiler, Profiler, SimpleProfiler
+from pytorch_lightning.profilers import AdvancedProfiler, Profiler, SimpleProfiler
 
 PROFILERS = {"simple": SimpleProfiler, "advanced": AdvancedProfiler}
 

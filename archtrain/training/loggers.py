@@ -9,9 +9,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from lightning.pytorch.loggers import CSVLogger, Logger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
-from lightning.pytorch.utilities import rank_zero_only
+from pytorch_lightning.loggers import CSVLogger, Logger
+from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+from pytorch_lightning.utilities import rank_zero_only
 
 from archtrain.catalog import flatten
 from archtrain.config import instantiate_without
@@ -78,7 +78,7 @@ def tensorboard(run_dir: str) -> Logger:
     """TensorBoard event files under <run>/tensorboard."""
     if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
         _needs("tensorboard", "tensorboard")
-    from lightning.pytorch.loggers import TensorBoardLogger
+    from pytorch_lightning.loggers import TensorBoardLogger
 
     return TensorBoardLogger(run_dir, name="tensorboard", version="")
 
@@ -86,7 +86,7 @@ def tensorboard(run_dir: str) -> Logger:
 def mlflow(run_dir: str, tracking_uri: str, experiment_name: str) -> Logger:
     """An MLflow run named after the run directory; `tracking_uri` a folder (a local file store) or a server."""
     _needs("mlflow", "mlflow")
-    from lightning.pytorch.loggers import MLFlowLogger
+    from pytorch_lightning.loggers import MLFlowLogger
 
     if "://" not in tracking_uri and not tracking_uri.startswith("file:"):
         tracking_uri = Path(tracking_uri).resolve().as_uri()
@@ -98,7 +98,7 @@ def mlflow(run_dir: str, tracking_uri: str, experiment_name: str) -> Logger:
 def wandb(run_dir: str, project: str, offline: bool) -> Logger:
     """A Weights & Biases run named after the run directory, kept under <run>/wandb."""
     _needs("wandb", "wandb")
-    from lightning.pytorch.loggers import WandbLogger
+    from pytorch_lightning.loggers import WandbLogger
 
     return WandbLogger(name=Path(run_dir).name, project=project, offline=offline, save_dir=run_dir)
 

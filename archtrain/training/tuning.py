@@ -9,10 +9,10 @@ found values on the command line would.
 
 from pathlib import Path
 
-import lightning.pytorch as pl
+import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.tuner import Tuner
+from pytorch_lightning.tuner import Tuner
 from omegaconf import DictConfig
 
 from archtrain.errors import ArchtrainError

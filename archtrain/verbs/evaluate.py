@@ -50,7 +50,7 @@ def run(arguments: list[str]) -> None:
 
 def evaluate(parts, split: str) -> dict[str, float]:
     """The task's test metrics on every example of `split`, by name (e.g. acc, loss)."""
-    import lightning.pytorch as pl
+    import pytorch_lightning as pl
 
     from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 

@@ -1,9 +1,9 @@
 """Config -> the parts of a run: data, net and task. Every verb (fit, eval, predict, export) acts on them.
 
-    data = DataModule(cfg.data)                       knows data, not models or objectives
-    net  = build_net(cfg.model, spec, head)           the head the task asks for
-    net  = transforms(net, cfg.transform)             weights from a run, freeze, ...
-    task = cfg.task(net, spec, optim, ...)            the objective: losses, optimizers, metrics
+data = DataModule(cfg.data)                       knows data, not models or objectives
+net  = build_net(cfg.model, spec, head)           the head the task asks for
+net  = transforms(net, cfg.transform)             weights from a run, freeze, ...
+task = cfg.task(net, spec, optim, ...)            the objective: losses, optimizers, metrics
 """
 
 from dataclasses import dataclass, field
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from archtrain.config import target_class
 from archtrain.checks import check_fit
+from archtrain.config import target_class
 from archtrain.data import build_datamodule
 from archtrain.data.base import ArrayDataModule
 from archtrain.errors import ArchtrainError
@@ -63,8 +63,14 @@ def assemble(cfg: DictConfig, resume: bool = False) -> Parts:
     reports = apply_transforms(net, cfg.get("transform"), spec, resume)
     knobs = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items() if k not in TASK_METADATA}
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    task = cls(net, spec, optim=instantiate(cfg.optim), scheduler=scheduler,
-               regularization=regularization(regularizers(cfg)), **knobs)
+    task = cls(
+        net,
+        spec,
+        optim=instantiate(cfg.optim),
+        scheduler=scheduler,
+        regularization=regularization(regularizers(cfg)),
+        **knobs,
+    )
     return Parts(cfg, data, task, reports)
 
 
@@ -79,7 +85,9 @@ def load_run(path: str, checkpoint: str = "best", cfg: DictConfig | None = None)
     try:
         parts.task.load_state_dict(state)
     except RuntimeError as err:
-        raise ArchtrainError(f"run={path}: its checkpoint does not fit the net built for data={cfg.data.name} "
-                             f"({str(err).splitlines()[-1].strip()})") from None
+        raise ArchtrainError(
+            f"run={path}: its checkpoint does not fit the net built for data={cfg.data.name} "
+            f"({str(err).splitlines()[-1].strip()})"
+        ) from None
     parts.task.eval()
     return parts

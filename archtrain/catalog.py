@@ -5,8 +5,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-CONF = Path(str(files("archtrain.conf")))    # the top-level conf/, installed as the package archtrain.conf
-USER_DIRS: list[Path] = []      # config folders the user adds (--config-dir, hydra.searchpath), after CONF
+CONF = Path(str(files("archtrain.conf")))  # the top-level conf/, installed as the package archtrain.conf
+USER_DIRS: list[Path] = []  # config folders the user adds (--config-dir, hydra.searchpath), after CONF
 
 
 def use_config_dirs(folders: list[str]) -> None:
@@ -26,8 +26,10 @@ def options(group: str) -> list[str]:
 
 def option_file(group: str, name: str) -> Path:
     """The YAML file of an option: the user's folders first, as Hydra searches them."""
-    return next((folder / group / f"{name}.yaml" for folder in USER_DIRS if (folder / group / f"{name}.yaml").is_file()),
-                CONF / group / f"{name}.yaml")
+    return next(
+        (folder / group / f"{name}.yaml" for folder in USER_DIRS if (folder / group / f"{name}.yaml").is_file()),
+        CONF / group / f"{name}.yaml",
+    )
 
 
 def is_template(group: str, name: str) -> bool:

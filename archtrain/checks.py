@@ -19,7 +19,7 @@ REQUIRED_GROUPS = ("model", "data", "task", "optim", "hardware")
 # The groups whose options are free-form: their knobs are checked by name (KNOB_RULES) and by the
 # type of the value the option ships with (check_types).
 KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "tune", "debug")
-MAX_SEED = 2**32 - 1                      # Lightning's seed_everything takes a uint32
+MAX_SEED = 2**32 - 1  # Lightning's seed_everything takes a uint32
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla")
 
 
@@ -27,13 +27,17 @@ def check_fit(cfg: DictConfig) -> None:
     """Stop before any work if the model or the task cannot read this data, naming data that would fit."""
     data, model, task = cfg.data, cfg.model, cfg.task
     if data.modality not in model.inputs:
-        raise ArchtrainError(f"model={model.name} reads {' or '.join(model.inputs)} data, but data={data.name} is "
-                             f"{data.modality} data; data that fits: {', '.join(fitting_data(model.inputs))}")
+        raise ArchtrainError(
+            f"model={model.name} reads {' or '.join(model.inputs)} data, but data={data.name} is "
+            f"{data.modality} data; data that fits: {', '.join(fitting_data(model.inputs))}"
+        )
     if data.modality not in task.inputs:
         both = [modality for modality in model.inputs if modality in task.inputs]
-        raise ArchtrainError(f"task={task.name} reads {' or '.join(task.inputs)} data, but data={data.name} is "
-                             f"{data.modality} data; data that fits model={model.name} and task={task.name}: "
-                             f"{', '.join(fitting_data(both)) or 'none'}")
+        raise ArchtrainError(
+            f"task={task.name} reads {' or '.join(task.inputs)} data, but data={data.name} is "
+            f"{data.modality} data; data that fits model={model.name} and task={task.name}: "
+            f"{', '.join(fitting_data(both)) or 'none'}"
+        )
 
 
 # Trainer arguments that archtrain passes itself, and the archtrain key that sets each.
@@ -46,10 +50,12 @@ TRAINER_OWNED = {
     "callbacks": "the regularizer group (early_stopping, ema...)",
     "profiler": "debug=profile (debug.profiler=simple|advanced)",
     "fast_dev_run": "debug=fast",
-    **{key: f"hardware.{key}=..." for key in ("accelerator", "devices", "strategy", "num_nodes", "precision",
-                                              "deterministic")},
+    **{
+        key: f"hardware.{key}=..."
+        for key in ("accelerator", "devices", "strategy", "num_nodes", "precision", "deterministic")
+    },
 }
-TRAINER_FIXED = {"enable_model_summary", "plugins", "use_distributed_sampler"}     # not for a user to change
+TRAINER_FIXED = {"enable_model_summary", "plugins", "use_distributed_sampler"}  # not for a user to change
 
 
 def check_trainer_keys(cfg: DictConfig) -> None:
@@ -76,19 +82,25 @@ def check_values(cfg: DictConfig) -> None:
             check_rule(key, value, rule)
         if name in KNOB_CHOICES and isinstance(value, str) and value not in KNOB_CHOICES[name]:
             hint = closest(value, list(KNOB_CHOICES[name]))
-            raise ArchtrainError(f"{key}={value}: choose from {', '.join(KNOB_CHOICES[name])}"
-                                 + (f" (did you mean {hint}?)" if hint else ""))
+            raise ArchtrainError(
+                f"{key}={value}: choose from {', '.join(KNOB_CHOICES[name])}"
+                + (f" (did you mean {hint}?)" if hint else "")
+            )
     precision(cfg.hardware.precision)
 
 
 def check_groups(cfg: DictConfig) -> None:
     for group in REQUIRED_GROUPS:
         if not cfg.get(group):
-            raise ArchtrainError(f"a run needs a {group}; ~{group} removes it, {group}=<option> picks another: "
-                                 f"{', '.join(options(group))}")
+            raise ArchtrainError(
+                f"a run needs a {group}; ~{group} removes it, {group}=<option> picks another: "
+                f"{', '.join(options(group))}"
+            )
         if OmegaConf.is_missing(cfg[group], "_target_"):
-            raise ArchtrainError(f"{group}._target_: {group}=custom needs your class, "
-                                 f"e.g. {group}._target_=mypkg.module.Class (docs/CUSTOM.md)")
+            raise ArchtrainError(
+                f"{group}._target_: {group}=custom needs your class, "
+                f"e.g. {group}._target_=mypkg.module.Class (docs/CUSTOM.md)"
+            )
 
 
 def check_resolvable(cfg: DictConfig) -> None:
@@ -141,8 +153,10 @@ def count(least: int, or_minus_one: bool = False) -> tuple:
 
 def batch_limit(least_count: int) -> tuple:
     """Lightning's limit_*_batches: a count of batches or a fraction of them."""
+
     def ok(v) -> bool:
         return (is_count(v) and v >= least_count) or (isinstance(v, float) and 0 < v <= 1)
+
     return ok, f"must be a count of batches (at least {least_count}) or a fraction in (0, 1]"
 
 
@@ -181,34 +195,108 @@ FIXED_RULES = {
 # Only names whose meaning is the same in every option that has them; the rest are left to the
 # constructor that takes them.
 KNOB_RULES = {
-    **dict.fromkeys(("lr", "width", "temperature", "mmd_bandwidth", "div_factor", "final_div_factor",
-                     "spacing", "turn_scale", "decoder_std"), POSITIVE),
-    **dict.fromkeys(("min_lr", "max_lr"), POSITIVE),                  # the tune group's
-    **dict.fromkeys(("hidden", "hidden_size", "d_model", "num_heads", "ff_mult", "channels", "image_size",
-                     "patch_size", "kernel_size", "growth_rate", "latent_size", "bottleneck", "fires", "beam_size",
-                     "batch_size", "seq_len", "window", "horizon", "samples", "length", "symbols", "modes",
-                     "max_len", "min_len", "eval_size", "train_size", "samples_per_epoch", "stride", "max_iter",
-                     "history_size", "step_size", "discriminator_steps", "side", "modes_per_moon", "code_size",
-                     "stages"), AT_LEAST_ONE),
+    **dict.fromkeys(
+        (
+            "lr",
+            "width",
+            "temperature",
+            "mmd_bandwidth",
+            "div_factor",
+            "final_div_factor",
+            "spacing",
+            "turn_scale",
+            "decoder_std",
+        ),
+        POSITIVE,
+    ),
+    **dict.fromkeys(("min_lr", "max_lr"), POSITIVE),  # the tune group's
+    **dict.fromkeys(
+        (
+            "hidden",
+            "hidden_size",
+            "d_model",
+            "num_heads",
+            "ff_mult",
+            "channels",
+            "image_size",
+            "patch_size",
+            "kernel_size",
+            "growth_rate",
+            "latent_size",
+            "bottleneck",
+            "fires",
+            "beam_size",
+            "batch_size",
+            "seq_len",
+            "window",
+            "horizon",
+            "samples",
+            "length",
+            "symbols",
+            "modes",
+            "max_len",
+            "min_len",
+            "eval_size",
+            "train_size",
+            "samples_per_epoch",
+            "stride",
+            "max_iter",
+            "history_size",
+            "step_size",
+            "discriminator_steps",
+            "side",
+            "modes_per_moon",
+            "code_size",
+            "stages",
+        ),
+        AT_LEAST_ONE,
+    ),
     **dict.fromkeys(("num_training", "init_val", "max_trials", "steps_per_trial", "max_val"), AT_LEAST_ONE),
-    **dict.fromkeys(("depth", "num_layers", "encoder_layers", "decoder_layers", "levels", "moe_experts",
-                     "warmup_steps", "sample_length", "top_k", "patience", "l1", "noise", "std", "radius",
-                     "momentum", "min_delta", "noise_level", "sparsity", "beta", "pictures_every"), NON_NEGATIVE),
-    **dict.fromkeys(("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction",
-                     "test_fraction", "pct_start"), FRACTION),
+    **dict.fromkeys(
+        (
+            "depth",
+            "num_layers",
+            "encoder_layers",
+            "decoder_layers",
+            "levels",
+            "moe_experts",
+            "warmup_steps",
+            "sample_length",
+            "top_k",
+            "patience",
+            "l1",
+            "noise",
+            "std",
+            "radius",
+            "momentum",
+            "min_delta",
+            "noise_level",
+            "sparsity",
+            "beta",
+            "pictures_every",
+        ),
+        NON_NEGATIVE,
+    ),
+    **dict.fromkeys(
+        ("dropout", "drop_path", "stochastic_depth", "label_smoothing", "val_fraction", "test_fraction", "pct_start"),
+        FRACTION,
+    ),
     "mask_rate": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
     **dict.fromkeys(("gradient_penalty", "guidance"), NON_NEGATIVE),
     **dict.fromkeys(("sampling_steps", "embedding_size"), AT_LEAST_ONE),
     "timesteps": count(2),
     "label_dropout": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
     # graphs (archtrain/data/graphs.py, archtrain/models/graph.py)
-    **dict.fromkeys(("heads", "nodes", "communities", "feature_size", "graphs", "train_per_class", "min_nodes",
-                     "max_nodes"), AT_LEAST_ONE),
+    **dict.fromkeys(
+        ("heads", "nodes", "communities", "feature_size", "graphs", "train_per_class", "min_nodes", "max_nodes"),
+        AT_LEAST_ONE,
+    ),
     **dict.fromkeys(("degree", "signal"), NON_NEGATIVE),
     "attention_dropout": FRACTION,
     "homophily": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
-    **dict.fromkeys(("centres", "time_steps", "gibbs_steps", "sample_steps", "recall_sweeps",
-                     "neurons", "patterns"), AT_LEAST_ONE),
+    **dict.fromkeys(
+        ("centres", "time_steps", "gibbs_steps", "sample_steps", "recall_sweeps", "neurons", "patterns"), AT_LEAST_ONE
+    ),
     **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
     **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
 }
@@ -261,8 +349,10 @@ def check_cpu_devices(devices) -> None:
         raise ArchtrainError(f"hardware.devices={devices}: on the CPU devices is a number of processes (at least 1)")
     cores = usable_cores()
     if devices > cores:
-        raise ArchtrainError(f"hardware.devices={devices}: this machine has {cores} CPU core(s), "
-                             f"so at most {cores} processes can train on the CPU")
+        raise ArchtrainError(
+            f"hardware.devices={devices}: this machine has {cores} CPU core(s), "
+            f"so at most {cores} processes can train on the CPU"
+        )
 
 
 def check_machine(hardware: DictConfig) -> None:

@@ -7,7 +7,7 @@ KNOB_CHOICES = {
     "init": ("default", "xavier", "kaiming", "orthogonal"),
     "positions": ("sinusoidal", "learned", "rotary"),
     "cell": ("rnn", "lstm", "gru"),
-    "nonlinearity": ("tanh", "relu"),                   # of an Elman RNN's cell
-    "loss": ("non_saturating", "minimax", "wasserstein"),   # the adversarial tasks' loss pair
-    "profiler": ("simple", "advanced"),                # debug.profiler
+    "nonlinearity": ("tanh", "relu"),  # of an Elman RNN's cell
+    "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
+    "profiler": ("simple", "advanced"),  # debug.profiler
 }

@@ -18,8 +18,7 @@ from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.catalog import CONF, options, search_overrides, use_config_dirs
-from archtrain.checks import (check_fit, check_machine, check_output_folder, check_resume_path, check_types,
-                              check_values)
+from archtrain.checks import check_fit, check_machine, check_output_folder, check_resume_path, check_types, check_values
 from archtrain.distributed import distributed_job, joined_job, launcher_overrides
 from archtrain.errors import ArchtrainError
 from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
@@ -38,8 +37,21 @@ VERBS = {
     "summary": "archtrain.verbs.summary",
     "compare": "archtrain.verbs.compare",
 }
-GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "transform", "hardware", "logger", "experiment",
-          "hparams_search", "tune", "debug")
+GROUPS = (
+    "model",
+    "data",
+    "task",
+    "optim",
+    "scheduler",
+    "regularizer",
+    "transform",
+    "hardware",
+    "logger",
+    "experiment",
+    "hparams_search",
+    "tune",
+    "debug",
+)
 HELP = """archtrain: train any architecture of the deep-learning canon from composable configs.
 
 Usage: archtrain [-m] [GROUP=OPTION | KEY=VALUE ...]      train
@@ -74,15 +86,26 @@ See the composed config without training: archtrain --cfg job [overrides]. Hydra
 """
 
 # Flags after which Hydra prints something and runs no job.
-INFO_FLAGS = ("--hydra-help", "--info", "-i", "--cfg", "-c", "--version", "--resolve",
-              "--package", "-p", "--shell-completion", "-sc")
+INFO_FLAGS = (
+    "--hydra-help",
+    "--info",
+    "-i",
+    "--cfg",
+    "-c",
+    "--version",
+    "--resolve",
+    "--package",
+    "-p",
+    "--shell-completion",
+    "-sc",
+)
 
 
 def main(argv: list[str] | None = None) -> None:
     if hasattr(signal, "SIGPIPE"):  # `archtrain --help | head` ends quietly, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
-    sys.path.append(os.getcwd())        # a user's own model or data (model._target_=mypkg.MyNet) from where they run
+    sys.path.append(os.getcwd())  # a user's own model or data (model._target_=mypkg.MyNet) from where they run
     argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
     flags, overrides = split_arguments(argv[1:] if argv[:1] and argv[0] in VERBS else argv)
     use_config_dirs(config_dirs(flags, overrides))
@@ -92,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
         print(usage())
         return
     multirun = "-m" in flags or "--multirun" in flags
-    info_only = any(f.split("=")[0] in INFO_FLAGS for f in flags)     # Hydra prints and runs no job
+    info_only = any(f.split("=")[0] in INFO_FLAGS for f in flags)  # Hydra prints and runs no job
     register_run_dir_resolver(create=not info_only)
     resume_overrides: list[str] = []
     try:
@@ -106,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
     except ArchtrainError as err:
         refuse(err)
     sys.argv = [sys.argv[0], *flags, *overrides]
-    with recording():                           # SIGINT and SIGTERM stop the run where it can resume
+    with recording():  # SIGINT and SIGTERM stop the run where it can resume
         run_hydra(resume_overrides)
 
 
@@ -131,8 +154,19 @@ def refuse(err: ArchtrainError) -> None:
 
 
 # Hydra flags that take a value (`--info` only sometimes).
-VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp",
-               "--config-dir", "-cd", "--experimental-rerun")
+VALUE_FLAGS = (
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-name",
+    "-cn",
+    "--config-path",
+    "-cp",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+)
 INFO_TOPICS = ("all", "config", "defaults", "defaults-tree", "plugins", "searchpath")
 
 
@@ -160,7 +194,9 @@ def config_dirs(flags: list[str], overrides: list[str]) -> list[str]:
     for override in overrides:
         if override.startswith("hydra.searchpath="):
             entries = override.split("=", 1)[1].strip("[]").split(",")
-            folders += [entry.strip().removeprefix("file://") for entry in entries if entry.strip().startswith("file://")]
+            folders += [
+                entry.strip().removeprefix("file://") for entry in entries if entry.strip().startswith("file://")
+            ]
     return folders
 
 
@@ -168,8 +204,10 @@ def usage() -> str:
     """The help text, with every config group's options read from the conf folder."""
     width = max(map(len, GROUPS))
     lines = [f"  {group:<{width}}  {', '.join(options(group))}" for group in GROUPS]
-    verbs = [f"  {name:<{width}}  {importlib.import_module(module).__doc__.splitlines()[0].split(': ', 1)[1]}"
-             for name, module in VERBS.items()]
+    verbs = [
+        f"  {name:<{width}}  {importlib.import_module(module).__doc__.splitlines()[0].split(': ', 1)[1]}"
+        for name, module in VERBS.items()
+    ]
     return HELP.format(groups="\n".join(lines), verbs="\n".join(verbs))
 
 
@@ -184,8 +222,8 @@ def resume_arguments(path: str, overrides: list[str], multirun: bool) -> tuple[l
     extra = [o for o in overrides if not o.startswith("resume=")]
     hydra_own = [o for o in extra if o.lstrip("+~").startswith(("hydra.", "hydra/"))]
     extra = [o for o in extra if o not in hydra_own]
-    run.load_config(extra)                      # refuse a bad override before anything is written
-    run.check_unlocked()                        # refuse a run that another process trains in
+    run.load_config(extra)  # refuse a bad override before anything is written
+    run.check_unlocked()  # refuse a run that another process trains in
     hydra_args = [f"resume='{run.path}'", f"hydra.run.dir='{run.path}'", "hydra.output_subdir=null", *hydra_own]
     return hydra_args, extra
 
@@ -201,17 +239,25 @@ def check_overrides(overrides: list[str], multirun: bool) -> list[str]:
     jobs = sweep_jobs(overrides) if multirun else [overrides]
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         try:
-            configs = [compose("config", overrides=[*search_overrides(), *job], return_hydra_config=True) for job in jobs]
-            shipped = {choices: compose("config", overrides=[*search_overrides(), *choices])
-                       for choices in {tuple(group_choices(job)) for job in jobs}}
+            configs = [
+                compose("config", overrides=[*search_overrides(), *job], return_hydra_config=True) for job in jobs
+            ]
+            shipped = {
+                choices: compose("config", overrides=[*search_overrides(), *choices])
+                for choices in {tuple(group_choices(job)) for job in jobs}
+            }
         except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
             cause = f" ({one_line(str(err.__cause__))})" if err.__cause__ else ""
-            hint = did_you_mean(str(err), lambda: compose("config", overrides=[*search_overrides(), *group_choices(jobs[0])]))
+            hint = did_you_mean(
+                str(err), lambda: compose("config", overrides=[*search_overrides(), *group_choices(jobs[0])])
+            )
             raise ArchtrainError(one_line(str(err)) + cause + hint) from err
     added = optuna_direction(configs[0], overrides) if multirun and is_optuna(configs[0].hydra.sweeper) else []
     if not added and has_interval(overrides):
-        raise ArchtrainError("interval() is a range to sample from, which the basic sweeper cannot do; "
-                             "add hydra/sweeper=optuna (pip install 'archtrain[optuna]'), or list values: a,b,c")
+        raise ArchtrainError(
+            "interval() is a range to sample from, which the basic sweeper cannot do; "
+            "add hydra/sweeper=optuna (pip install 'archtrain[optuna]'), or list values: a,b,c"
+        )
     for job, cfg in zip(jobs, configs):
         check_values(cfg)
         check_run_name(cfg)
@@ -236,8 +282,11 @@ def group_choices(job: list[str]) -> list[str]:
 
 def value_keys(job: list[str]) -> list[str]:
     """The keys whose values a job sets, Hydra's own aside."""
-    return [o.key_or_group for o in OverridesParser.create().parse_overrides(job)
-            if not is_group(o.key_or_group) and not o.key_or_group.startswith("hydra.")]
+    return [
+        o.key_or_group
+        for o in OverridesParser.create().parse_overrides(job)
+        if not is_group(o.key_or_group) and not o.key_or_group.startswith("hydra.")
+    ]
 
 
 def sweep_jobs(overrides: list[str]) -> list[list[str]]:
@@ -282,7 +331,7 @@ def run_hydra(resume_overrides: list[str]) -> None:
             with RunDir(run_dir).training(), distributed_job(run_dir, list(hydra_cfg.overrides.task)):
                 summary = run_job(cfg, run_dir, resume_overrides, multirun=hydra_cfg.mode == RunMode.MULTIRUN)
             return sweep_objective(summary, hydra_cfg.sweeper.direction) if is_optuna(hydra_cfg.sweeper) else summary
-        except ArchtrainError as err:           # another process trains in run_dir (run_job reports its own)
+        except ArchtrainError as err:  # another process trains in run_dir (run_job reports its own)
             refuse(err)
 
     job()

@@ -32,7 +32,7 @@ def instantiate_without(cfg: DictConfig, exclude: tuple[str, ...], **kwargs: Any
         cause = err.__cause__
         if isinstance(cause, ArchtrainError):
             raise cause from None
-        if isinstance(cause, (ImportError, TypeError)):     # no such class, or arguments it does not take
+        if isinstance(cause, (ImportError, TypeError)):  # no such class, or arguments it does not take
             first_line = next(iter(str(cause).strip().splitlines()), type(cause).__name__)
             raise ArchtrainError(f"{node.get('_target_')}: {first_line}") from None
         raise

@@ -71,8 +71,10 @@ def launcher_job_id() -> str | None:
     if "TORCHELASTIC_RUN_ID" in os.environ:
         run_id = os.environ["TORCHELASTIC_RUN_ID"]
         if run_id == "none":
-            raise ArchtrainError("torchrun gave this job no id, so its processes cannot agree on one run "
-                                 "directory: pass --rdzv-id=<the same id on every node>, or hydra.run.dir=<dir>")
+            raise ArchtrainError(
+                "torchrun gave this job no id, so its processes cannot agree on one run "
+                "directory: pass --rdzv-id=<the same id on every node>, or hydra.run.dir=<dir>"
+            )
         return f"torchrun-{run_id}"
     if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_JOB_ID" in os.environ:
         return f"slurm-{os.environ['SLURM_JOB_ID']}.{os.environ.get('SLURM_STEP_ID', '0')}"
@@ -86,8 +88,13 @@ def launcher_overrides(overrides: list[str], multirun: bool) -> list[str]:
         return []
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     chosen = any(o.split("=", 1)[0].lstrip("+") == key for o in overrides)
-    where = [] if chosen else [f"{key}=outputs/multirun/{job_id}"] if multirun \
+    where = (
+        []
+        if chosen
+        else [f"{key}=outputs/multirun/{job_id}"]
+        if multirun
         else [f"{key}=outputs/runs/{job_id}_${{model.name}}-${{data.name}}"]
+    )
     return where + (JOINING if global_rank() else [])
 
 
@@ -99,8 +106,10 @@ def check_relaunchable() -> None:
     spec = getattr(__main__, "__spec__", None)
     program = spec.name if spec else Path(sys.argv[0]).name
     if not program.startswith("archtrain"):
-        raise ArchtrainError(f"training on several devices re-runs the command that started it, and that is "
-                             f"'{program}', not archtrain: run it with the archtrain command, or under torchrun")
+        raise ArchtrainError(
+            f"training on several devices re-runs the command that started it, and that is "
+            f"'{program}', not archtrain: run it with the archtrain command, or under torchrun"
+        )
 
 
 def end_process_group() -> None:

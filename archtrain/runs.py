@@ -28,18 +28,18 @@ PACKAGES = ("archtrain", "torch", "pytorch-lightning", "hydra-core", "torchmetri
 class RunDir:
     """One run's directory:
 
-        config.yaml        the composed config (what resume reads)
-        metrics.csv        every logged metric, by epoch
-        checkpoints/       last.ckpt and best.ckpt (a damaged one set aside as <name>.damaged)
-        summary.json       status, metrics, paths, durations, versions
-        learning_curve.png
-        samples.txt        language models only
-        final_*.png        generative tasks: samples (and reconstructions...) of the best checkpoint
-        pictures/          generative tasks: the same at validations (epoch_<N>_*.png)
-        samples.pt/.png    what `archtrain sample` drew
-        eval.json          what `archtrain eval` measured, by data and split
-        train.log          the full log
-        .lock              held by the process that trains in the run (its pid inside)
+    config.yaml        the composed config (what resume reads)
+    metrics.csv        every logged metric, by epoch
+    checkpoints/       last.ckpt and best.ckpt (a damaged one set aside as <name>.damaged)
+    summary.json       status, metrics, paths, durations, versions
+    learning_curve.png
+    samples.txt        language models only
+    final_*.png        generative tasks: samples (and reconstructions...) of the best checkpoint
+    pictures/          generative tasks: the same at validations (epoch_<N>_*.png)
+    samples.pt/.png    what `archtrain sample` drew
+    eval.json          what `archtrain eval` measured, by data and split
+    train.log          the full log
+    .lock              held by the process that trains in the run (its pid inside)
     """
 
     def __init__(self, path: str | Path):
@@ -120,8 +120,10 @@ class RunDir:
             except BlockingIOError:
                 handle.seek(0)
                 pid = handle.read().strip() or "?"
-                raise ArchtrainError(f"{self.path} is in use: archtrain process {pid} is training in it; "
-                                     f"wait for it to end, or stop it (kill {pid})") from None
+                raise ArchtrainError(
+                    f"{self.path} is in use: archtrain process {pid} is training in it; "
+                    f"wait for it to end, or stop it (kill {pid})"
+                ) from None
             yield handle
 
     def write_summary(self, summary: dict) -> None:
@@ -172,8 +174,10 @@ def weights_misfit(stored: dict, weights: dict) -> str | None:
     """How tensors `stored` in a checkpoint do not fit a model's `weights`, or None if they fit."""
     missing, extra = weights.keys() - stored.keys(), stored.keys() - weights.keys()
     if missing or extra:
-        return (f"{len(missing)} of the model's tensors missing, {len(extra)} unknown to it, "
-                f"e.g. {sorted(missing or extra)[0]}")
+        return (
+            f"{len(missing)} of the model's tensors missing, {len(extra)} unknown to it, "
+            f"e.g. {sorted(missing or extra)[0]}"
+        )
     for name, tensor in weights.items():
         if tuple(stored[name].shape) != tuple(tensor.shape):
             return f"{name} has shape {tuple(stored[name].shape)}, the model's {tuple(tensor.shape)}"
@@ -191,8 +195,14 @@ def set_aside(path: Path) -> Path:
 # What a checkpoint means: resume continues it, a new run from its weights changes it.
 RESUME_FIXED_GROUPS = ("model", "data", "task", "transform", "optim", "scheduler", "regularizer")
 # The keys that decide how many optimizer steps a run takes.
-RUN_LENGTH_KEYS = ("trainer.max_epochs", "trainer.max_steps", "trainer.limit_train_batches",
-                   "trainer.accumulate_grad_batches", "hardware.devices", "hardware.num_nodes")
+RUN_LENGTH_KEYS = (
+    "trainer.max_epochs",
+    "trainer.max_steps",
+    "trainer.limit_train_batches",
+    "trainer.accumulate_grad_batches",
+    "hardware.devices",
+    "hardware.num_nodes",
+)
 NEW_RUN = "start a new run from its weights with transform=[weights] transform.weights.path=<run> instead"
 
 
@@ -201,12 +211,16 @@ def refuse_fixed_keys(overrides: list[str]) -> None:
     heads = {override: override.split("=", 1)[0].lstrip("+~").split(".", 1)[0] for override in overrides}
     seed = [override for override, head in heads.items() if head == "seed"]
     if seed:
-        raise ArchtrainError(f"resume cannot change {' '.join(seed)}: the seed decides the data split, so a new "
-                             f"seed would split the data again in the middle of the run; start a new run instead")
+        raise ArchtrainError(
+            f"resume cannot change {' '.join(seed)}: the seed decides the data split, so a new "
+            f"seed would split the data again in the middle of the run; start a new run instead"
+        )
     fixed = [override for override, head in heads.items() if head in RESUME_FIXED_GROUPS]
     if fixed:
-        raise ArchtrainError(f"resume cannot change {' '.join(fixed)}: the model, data, task, transforms, optimizer, "
-                             f"schedule and regularizers continue from the checkpoint; {NEW_RUN}")
+        raise ArchtrainError(
+            f"resume cannot change {' '.join(fixed)}: the model, data, task, transforms, optimizer, "
+            f"schedule and regularizers continue from the checkpoint; {NEW_RUN}"
+        )
 
 
 def with_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
@@ -223,8 +237,11 @@ def with_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
 def check_schedule_length(stored: DictConfig, cfg: DictConfig, keys: list[str]) -> None:
     """Refuse to change the length of a run whose schedule was shaped to its length when it started
     (cosine, 1cycle): that schedule has no meaning past its end, where its rate has reached its floor."""
-    changed = [f"{key}={OmegaConf.select(cfg, key)}" for key in RUN_LENGTH_KEYS
-               if key in keys and OmegaConf.select(cfg, key) != OmegaConf.select(stored, key)]
+    changed = [
+        f"{key}={OmegaConf.select(cfg, key)}"
+        for key in RUN_LENGTH_KEYS
+        if key in keys and OmegaConf.select(cfg, key) != OmegaConf.select(stored, key)
+    ]
     factory = str((stored.get("scheduler") or {}).get("_target_", ""))
     if not changed or not factory.startswith("archtrain.training.schedulers."):
         return
@@ -232,9 +249,11 @@ def check_schedule_length(stored: DictConfig, cfg: DictConfig, keys: list[str]) 
 
     name = factory.rsplit(".", 1)[-1]
     if name in FIXED_LENGTH:
-        raise ArchtrainError(f"resume cannot change {' '.join(changed)}: the run's {name} schedule was fixed to its "
-                             f"length when it started (a finished one has brought the rate to its floor); "
-                             f"resume it with its own length, or {NEW_RUN}")
+        raise ArchtrainError(
+            f"resume cannot change {' '.join(changed)}: the run's {name} schedule was fixed to its "
+            f"length when it started (a finished one has brought the rate to its floor); "
+            f"resume it with its own length, or {NEW_RUN}"
+        )
 
 
 def one_line(err: Exception) -> str:
@@ -283,8 +302,11 @@ def find_run(path: str) -> RunDir:
     if not run.path.is_dir():
         raise ArchtrainError(f"resume={path}: no such directory")
     if not any(run.checkpoints.glob("*.ckpt")):
-        what = "the run has no checkpoint to resume from" if run.config.is_file() else \
-            "not an archtrain run (it has neither config.yaml nor checkpoints)"
+        what = (
+            "the run has no checkpoint to resume from"
+            if run.config.is_file()
+            else "not an archtrain run (it has neither config.yaml nor checkpoints)"
+        )
         raise ArchtrainError(f"resume={path}: {what}")
     return run
 
@@ -328,8 +350,10 @@ def check_run_name(cfg: DictConfig) -> None:
 def check_folder_name(name: str, what: str) -> None:
     """Refuse a name that is not one folder inside its parent."""
     if "/" in name or name in ("", ".", ".."):
-        raise ArchtrainError(f"{what}='{name}': it names the run's directory, so it must be a plain folder name "
-                             f"(no '/', not '.' or '..')")
+        raise ArchtrainError(
+            f"{what}='{name}': it names the run's directory, so it must be a plain folder name "
+            f"(no '/', not '.' or '..')"
+        )
 
 
 def environment() -> dict:
@@ -340,8 +364,13 @@ def environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"versions": versions, "python": platform.python_version(), "platform": platform.platform(),
-            "git_commit": git_commit(), "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "versions": versions,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def git_commit() -> str | None:

@@ -14,24 +14,24 @@ from omegaconf import OmegaConf
 class TrainerConfig:
     max_epochs: int = 20
     max_steps: int = -1
-    limit_train_batches: Any = None       # a count (int) or a fraction (float)
+    limit_train_batches: Any = None  # a count (int) or a fraction (float)
     limit_val_batches: Any = None
     limit_test_batches: Any = None
     check_val_every_n_epoch: int = 1
     accumulate_grad_batches: int = 1
-    overfit_batches: Any = 0              # a count (int) or a fraction (float); 0: off
+    overfit_batches: Any = 0  # a count (int) or a fraction (float); 0: off
 
 
 @dataclass
 class HardwareConfig:
     accelerator: str = "cpu"
-    devices: Any = 1                      # a count, a list of ids, or "auto"
+    devices: Any = 1  # a count, a list of ids, or "auto"
     strategy: str = "auto"
     num_nodes: int = 1
-    precision: str = "32-true"           # 64, 32, 16-mixed, bf16-mixed (or Lightning's other names)
-    compile: bool = False                 # torch.compile the model
-    deterministic: bool = False           # deterministic algorithms only (slower; same numbers every run)
-    threads: Optional[int] = None         # CPU threads for torch; None: torch's default (one per core)
+    precision: str = "32-true"  # 64, 32, 16-mixed, bf16-mixed (or Lightning's other names)
+    compile: bool = False  # torch.compile the model
+    deterministic: bool = False  # deterministic algorithms only (slower; same numbers every run)
+    threads: Optional[int] = None  # CPU threads for torch; None: torch's default (one per core)
 
 
 @dataclass

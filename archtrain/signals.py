@@ -13,8 +13,8 @@ from typing import Iterator
 from archtrain.errors import Stopped
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
-_received: list[int] = []       # the signals noted since the run started, in order
-_taken: set[int] = set()        # the signals we handle (not those the shell told us to ignore)
+_received: list[int] = []  # the signals noted since the run started, in order
+_taken: set[int] = set()  # the signals we handle (not those the shell told us to ignore)
 
 
 def received() -> int | None:

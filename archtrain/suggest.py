@@ -1,4 +1,4 @@
-""""Did you mean ...?" for a mistyped config key or option, from what the shipped configs offer."""
+""" "Did you mean ...?" for a mistyped config key or option, from what the shipped configs offer."""
 
 import difflib
 import re
@@ -10,8 +10,10 @@ from archtrain.catalog import flatten, options
 
 UNKNOWN_KEY = re.compile(r"Could not (?:override|append to|delete from) '([^']+)'")
 # Hydra plugins that add options to Hydra's own groups, and how to install each.
-PLUGINS = {"hydra/sweeper": {"optuna": "archtrain[optuna]"},
-           "hydra/launcher": {"submitit_slurm": "archtrain[slurm]", "submitit_local": "archtrain[slurm]"}}
+PLUGINS = {
+    "hydra/sweeper": {"optuna": "archtrain[optuna]"},
+    "hydra/launcher": {"submitit_slurm": "archtrain[slurm]", "submitit_local": "archtrain[slurm]"},
+}
 UNKNOWN_OPTION = re.compile(r"Could not (?:find|load) '([\w/]+)/([^'/]+)'")
 
 

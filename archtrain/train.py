@@ -8,10 +8,10 @@ import traceback
 from pathlib import Path
 
 import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
 
 from archtrain.assemble import assemble
 from archtrain.distributed import check_relaunchable
@@ -23,8 +23,15 @@ from archtrain.report.model_summary import write_model_summary
 from archtrain.runs import RunDir, environment
 from archtrain.tasks import Task
 from archtrain.tasks.generative import Generative
-from archtrain.training.callbacks import (AveragedWeights, DivergenceGuard, LastCheckpoint, RichBar, RunState,
-                                         SamplePictures, StopOnSignal)
+from archtrain.training.callbacks import (
+    AveragedWeights,
+    DivergenceGuard,
+    LastCheckpoint,
+    RichBar,
+    RunState,
+    SamplePictures,
+    StopOnSignal,
+)
 from archtrain.training.checkpoint_io import SafeCheckpointIO
 from archtrain.training.compat import avoid_deprecated_leafspec, quiet_lightning
 from archtrain.training.debugging import profiler
@@ -36,34 +43,52 @@ from archtrain.training.tuning import tune
 def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
     regularizer = regularizers(cfg)
     callbacks = [
-        ModelCheckpoint(dirpath=run.checkpoints, filename="best", monitor=task.monitor, mode=task.mode,
-                        enable_version_counter=False),
-        LastCheckpoint(run.last_checkpoint),     # at every epoch's end and at the end of training
+        ModelCheckpoint(
+            dirpath=run.checkpoints, filename="best", monitor=task.monitor, mode=task.mode, enable_version_counter=False
+        ),
+        LastCheckpoint(run.last_checkpoint),  # at every epoch's end and at the end of training
         RunState(OmegaConf.to_container(cfg, resolve=True)),
         DivergenceGuard(),
         StopOnSignal(run.last_checkpoint),
     ]
-    if cfg.checkpoint.every_n_steps:   # last.ckpt also every N steps, so a crash loses at most N steps
-        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints, every_n_train_steps=cfg.checkpoint.every_n_steps,
-                                         save_top_k=0, save_last=True, enable_version_counter=False))
+    if cfg.checkpoint.every_n_steps:  # last.ckpt also every N steps, so a crash loses at most N steps
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=run.checkpoints,
+                every_n_train_steps=cfg.checkpoint.every_n_steps,
+                save_top_k=0,
+                save_last=True,
+                enable_version_counter=False,
+            )
+        )
     if cfg.progress_bar:
         callbacks.append(RichBar())
-    if isinstance(task, Generative):        # sample pictures at validations
+    if isinstance(task, Generative):  # sample pictures at validations
         callbacks.append(SamplePictures(run.pictures))
     if "early_stopping" in regularizer:
         callbacks.append(EarlyStopping(monitor=task.monitor, mode=task.mode, **regularizer.early_stopping))
     if "ema" in regularizer:
         callbacks.append(AveragedWeights(**regularizer.ema))
-    loggers = [RunCSVLogger(run.path), LogFileLogger(),
-               *chosen_loggers(cfg.get("logger"), run.path, OmegaConf.to_container(cfg, resolve=True))]
+    loggers = [
+        RunCSVLogger(run.path),
+        LogFileLogger(),
+        *chosen_loggers(cfg.get("logger"), run.path, OmegaConf.to_container(cfg, resolve=True)),
+    ]
     # Lightning refuses Trainer-level clipping under manual optimization: such a task clips in its own step.
     clip = (regularizer.get("grad_clip") or {}) if task.automatic_optimization else {}
     return pl.Trainer(
-        **trainer_arguments(cfg.hardware, task.unused_parameters), **cfg.trainer, callbacks=callbacks, logger=loggers,
-        gradient_clip_val=clip.get("value"), gradient_clip_algorithm=clip.get("algorithm"),
-        enable_progress_bar=cfg.progress_bar, enable_model_summary=False, default_root_dir=run.path,
-        plugins=[SafeCheckpointIO()], profiler=profiler(cfg.get("debug"), run.path),
-        use_distributed_sampler=False,      # the data modules shard by rank themselves (data/base.py)
+        **trainer_arguments(cfg.hardware, task.unused_parameters),
+        **cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers,
+        gradient_clip_val=clip.get("value"),
+        gradient_clip_algorithm=clip.get("algorithm"),
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        default_root_dir=run.path,
+        plugins=[SafeCheckpointIO()],
+        profiler=profiler(cfg.get("debug"), run.path),
+        use_distributed_sampler=False,  # the data modules shard by rank themselves (data/base.py)
     )
 
 
@@ -80,21 +105,29 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     parts = assemble(cfg, resume=resume)
     data, task = parts.data, parts.task
-    layers = write_model_summary(parts, run.path) if rank_zero_only.rank == 0 else None    # before compiling
+    layers = write_model_summary(parts, run.path) if rank_zero_only.rank == 0 else None  # before compiling
     prepare(task.net, cfg.hardware)
     if parts.transforms:
         summary["transforms"] = parts.transforms
-    summary.update(task=cfg.task.name, parameters=count_parameters(task.net),
-                   trainable_parameters=sum(p.numel() for p in task.net.parameters() if p.requires_grad),
-                   files={"run": str(run.path), "config": str(run.config), "metrics": str(run.metrics),
-                          "summary": str(run.summary), "log": str(run.log)})
+    summary.update(
+        task=cfg.task.name,
+        parameters=count_parameters(task.net),
+        trainable_parameters=sum(p.numel() for p in task.net.parameters() if p.requires_grad),
+        files={
+            "run": str(run.path),
+            "config": str(run.config),
+            "metrics": str(run.metrics),
+            "summary": str(run.summary),
+            "log": str(run.log),
+        },
+    )
     if layers:
         summary["files"]["model_summary"] = str(layers)
-    if cfg.get("tune") and not resume:      # applied to cfg (and config.yaml) before the trainer stores it
+    if cfg.get("tune") and not resume:  # applied to cfg (and config.yaml) before the trainer stores it
         summary["tune"] = tune(cfg, run, parts)
     trainer = build_trainer(cfg, run, task)
     summary["hardware"] = describe(trainer, cfg.hardware)
-    if trainer.world_size > 1 and "LOCAL_RANK" not in os.environ:    # Lightning will launch the other ranks
+    if trainer.world_size > 1 and "LOCAL_RANK" not in os.environ:  # Lightning will launch the other ranks
         check_relaunchable()
 
     fit_start = time.perf_counter()
@@ -108,7 +141,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
 
     test_start = time.perf_counter()
     best_path = checkpoint.best_model_path or None
-    testable = best_path and "test" in data.splits          # text may be split into train and val only
+    testable = best_path and "test" in data.splits  # text may be split into train and val only
     test = trainer.test(task, datamodule=data, ckpt_path=best_path, verbose=False)[0] if testable else {}
     test_s = time.perf_counter() - test_start
 
@@ -119,16 +152,26 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
         for extra in task.write_extras(run.path):
             files[extra.stem] = str(extra)
         summary.update(task.test_report())
-        files["learning_curve"] = str(plots.learning_curve(series, run.learning_curve, task.monitor,
-                                                                    f"{cfg.model.name} on {cfg.data.name}"))
+        files["learning_curve"] = str(
+            plots.learning_curve(series, run.learning_curve, task.monitor, f"{cfg.model.name} on {cfg.data.name}")
+        )
     best_score = checkpoint.best_model_score
     summary.update(
-        status="completed", epochs=trainer.current_epoch, steps=trainer.global_step,
-        best={"metric": task.monitor, "value": float(best_score) if best_score is not None else None,
-              "epoch": _epoch_of(series.get(task.monitor, {}), best_score)},
-        final=final, test=_numbers(test),
-        durations={"fit_s": round(fit_s, 3), "test_s": round(test_s, 3),
-                   "total_s": round(time.perf_counter() - started, 3)},
+        status="completed",
+        epochs=trainer.current_epoch,
+        steps=trainer.global_step,
+        best={
+            "metric": task.monitor,
+            "value": float(best_score) if best_score is not None else None,
+            "epoch": _epoch_of(series.get(task.monitor, {}), best_score),
+        },
+        final=final,
+        test=_numbers(test),
+        durations={
+            "fit_s": round(fit_s, 3),
+            "test_s": round(test_s, 3),
+            "total_s": round(time.perf_counter() - started, 3),
+        },
     )
     return summary
 
@@ -145,20 +188,33 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
     job returns its summary so that the other jobs go on."""
     run = RunDir(run_dir)
     resume = bool(cfg.resume)
-    main_process = rank_zero_only.rank == 0     # under DDP, rank 0 alone writes the run's files
+    main_process = rank_zero_only.rank == 0  # under DDP, rank 0 alone writes the run's files
     summary: dict = {"status": "running"}
     code = 0
     try:
         if resume:
             cfg = run.load_config(resume_overrides)
             cfg.resume = str(run.path)
-        summary.update(run.read_summary() if resume else {}, status="running", model=cfg.model.name,
-                       data=cfg.data.name, environment=environment(), error=None)
+        summary.update(
+            run.read_summary() if resume else {},
+            status="running",
+            model=cfg.model.name,
+            data=cfg.data.name,
+            environment=environment(),
+            error=None,
+        )
         if main_process:
             run.save_config(cfg)
             run.write_summary(summary)
-            RUN_LOG.info("%s %s: model=%s data=%s task=%s\n%s", "resuming" if resume else "starting", run.path,
-                         cfg.model.name, cfg.data.name, cfg.task.name, OmegaConf.to_yaml(cfg, resolve=True).rstrip())
+            RUN_LOG.info(
+                "%s %s: model=%s data=%s task=%s\n%s",
+                "resuming" if resume else "starting",
+                run.path,
+                cfg.model.name,
+                cfg.data.name,
+                cfg.task.name,
+                OmegaConf.to_yaml(cfg, resolve=True).rstrip(),
+            )
             if not multirun:
                 console.show_config(cfg)
         with cpu_threads(cfg.hardware.threads):
@@ -173,7 +229,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
         summary.update(status="failed", error=str(err))
         code = err.exit_code
     except Exception as err:  # a bug, not a user error: keep the trace in train.log, show one line
-        with contextlib.suppress(OSError), open(run.log, "a", encoding="utf-8") as handle:   # a full disk refuses it
+        with contextlib.suppress(OSError), open(run.log, "a", encoding="utf-8") as handle:  # a full disk refuses it
             traceback.print_exc(file=handle)
         first_line = next(iter(str(err).strip().splitlines()), "")
         summary.update(status="failed", error=f"{type(err).__name__}: {first_line}".rstrip(": "))
@@ -203,9 +259,11 @@ def _outcome(summary: dict) -> str:
         return f"{summary['status']}: {summary['error']}"
     best = summary.get("best") or {}
     value = "none" if best.get("value") is None else f"{best['value']:.6g}"
-    return (f"{summary['status']} after {summary.get('epochs')} epochs and {summary.get('steps')} steps in "
-            f"{(summary.get('durations') or {}).get('total_s')} s; best {best.get('metric')} {value} "
-            f"at epoch {best.get('epoch')}")
+    return (
+        f"{summary['status']} after {summary.get('epochs')} epochs and {summary.get('steps')} steps in "
+        f"{(summary.get('durations') or {}).get('total_s')} s; best {best.get('metric')} {value} "
+        f"at epoch {best.get('epoch')}"
+    )
 
 
 def _unrecorded(run: RunDir, summary: dict, err: OSError) -> str:

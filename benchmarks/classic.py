@@ -51,8 +51,10 @@ def rbf() -> None:
     for data in ("xor", "moons", "iris"):
         cells = []
         for model in ("rbf", "perceptron", "mlp"):
-            accuracies = [run(f"{model}-{data}-{seed}", f"model={model}", f"data={data}", f"seed={seed}")[0]["test"]["test/acc"]
-                          for seed in range(3)]
+            accuracies = [
+                run(f"{model}-{data}-{seed}", f"model={model}", f"data={data}", f"seed={seed}")[0]["test"]["test/acc"]
+                for seed in range(3)
+            ]
             cells.append(f"{sum(accuracies) / 3:.3f} ({min(accuracies):.2f}-{max(accuracies):.2f})")
         print(f"| {data} | {' | '.join(cells)} |")
 
@@ -82,7 +84,11 @@ def capacity_curve(neurons: int = 200, trials: int = 5) -> None:
     for (label, values), style in zip(curves.items(), ("o-", "s--", "^-")):
         ax.plot(loads, values, style, label=label, markersize=4)
     ax.axvline(0.138, color="grey", linestyle=":", label="0.138 N (Amit et al., 1985)")
-    ax.set(xlabel="stored patterns per neuron (P / N)", ylabel="recall", title=f"Hopfield capacity, N = {neurons}, 20% bits flipped")
+    ax.set(
+        xlabel="stored patterns per neuron (P / N)",
+        ylabel="recall",
+        title=f"Hopfield capacity, N = {neurons}, 20% bits flipped",
+    )
     ax.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(IMG / "hopfield_capacity.png", dpi=90)
@@ -99,7 +105,8 @@ def attention_link() -> None:
     net = ModernHopfield(32, 64, inverse_temperature=0.2)
     net.store(memories, torch.arange(64))
     by_hand = torch.softmax(0.2 * states @ memories.T, dim=1) @ memories
-    print(f"modern Hopfield update vs softmax(beta Q K^T) V: max |difference| = {(net.update(states) - by_hand).abs().max():.2e}")
+    difference = (net.update(states) - by_hand).abs().max()
+    print(f"modern Hopfield update vs softmax(beta Q K^T) V: max |difference| = {difference:.2e}")
 
 
 def hopfield() -> None:
@@ -107,22 +114,30 @@ def hopfield() -> None:
     attention_link()
     for model, patterns in (("hopfield", 10), ("hopfield", 40), ("modern_hopfield", 40)):
         summary, _ = run(f"{model}-{patterns}", f"model={model}", f"data.patterns={patterns}", "trainer.max_epochs=1")
-        print(f"archtrain model={model} data.patterns={patterns}: test/recall {summary['test']['test/recall']:.2f}, "
-              f"test/overlap {summary['test']['test/overlap']:.2f}")
+        print(
+            f"archtrain model={model} data.patterns={patterns}: test/recall {summary['test']['test/recall']:.2f}, "
+            f"test/overlap {summary['test']['test/overlap']:.2f}"
+        )
 
 
 def rbm() -> None:
     """CD-1 and PCD on binarised digits: curves, samples, filters."""
     figure, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for name, overrides in (("cd1", ["optim.lr=0.05"]), ("cd10", ["task.gibbs_steps=10"]),
-                            ("pcd", ["task.persistent=true", "optim.lr=0.02"])):
+    for name, overrides in (
+        ("cd1", ["optim.lr=0.05"]),
+        ("cd10", ["task.gibbs_steps=10"]),
+        ("pcd", ["task.persistent=true", "optim.lr=0.02"]),
+    ):
         summary, run_dir = run(f"rbm-{name}", "model=rbm", "trainer.max_epochs=30", *overrides)
         series = per_epoch(run_dir).dropna(subset=["train/recon_error"])
         axes[0].plot(series.index, series["train/recon_error"], label=name)
         axes[1].plot(series.index, series["val/pll"], label=name)
-        print(f"| {name} | {series['train/recon_error'].iloc[0]:.3f} -> {series['train/recon_error'].iloc[-1]:.3f} "
-              f"| {series['val/pll'].iloc[0]:.1f} -> {series['val/pll'].iloc[-1]:.1f} | {summary['test']['test/pll']:.1f} "
-              f"| {summary['durations']['fit_s']:.0f} s |")
+        print(
+            f"| {name} | {series['train/recon_error'].iloc[0]:.3f} -> {series['train/recon_error'].iloc[-1]:.3f} "
+            f"| {series['val/pll'].iloc[0]:.1f} -> {series['val/pll'].iloc[-1]:.1f} "
+            f"| {summary['test']['test/pll']:.1f} "
+            f"| {summary['durations']['fit_s']:.0f} s |"
+        )
         for picture in ("samples", "filters"):
             shutil.copy(run_dir / f"{picture}.png", IMG / f"rbm_{picture}_{name}.png")
     axes[0].set(xlabel="epoch", ylabel="train reconstruction error (per pixel)")
@@ -138,7 +153,10 @@ def snn() -> None:
     for coding in ("rate", "latency"):
         summary, run_dir = run(f"snn-{coding}", "model=snn", f"model.coding={coding}", "trainer.max_epochs=10")
         test = summary["test"]
-        print(f"| {coding} | {test['test/acc']:.3f} | {test['test/spikes_per_example']:.0f} | {summary['durations']['fit_s']:.0f} s |")
+        print(
+            f"| {coding} | {test['test/acc']:.3f} | {test['test/spikes_per_example']:.0f} "
+            f"| {summary['durations']['fit_s']:.0f} s |"
+        )
         if coding == "rate":
             raster(run_dir)
 
@@ -169,17 +187,22 @@ def feedback_alignment() -> None:
     for name, overrides in (("backprop", []), ("feedback alignment", ["transform=[feedback_alignment]"])):
         accuracies = []
         for seed in range(3):
-            summary, run_dir = run(f"fa-{name}-{seed}", "model=mlp", "trainer.max_epochs=20", f"seed={seed}", *overrides)
+            summary, run_dir = run(
+                f"fa-{name}-{seed}", "model=mlp", "trainer.max_epochs=20", f"seed={seed}", *overrides
+            )
             accuracies.append(summary["test"]["test/acc"])
             if overrides and seed == 0:
                 angles = per_epoch(run_dir).filter(like="feedback_angle").dropna()
         print(f"| {name} | {sum(accuracies) / 3:.3f} ({min(accuracies):.3f}-{max(accuracies):.3f}) |")
     figure, ax = plt.subplots(figsize=(5, 3.2))
     for column in angles.columns:
-        ax.plot(angles.index + 1, angles[column], "o-", markersize=3, label=column.removeprefix("train/feedback_angle."))
+        ax.plot(
+            angles.index + 1, angles[column], "o-", markersize=3, label=column.removeprefix("train/feedback_angle.")
+        )
     ax.axhline(90, color="grey", linestyle=":")
-    ax.set(xlabel="epoch", ylabel="angle (degrees)", ylim=(0, 95),
-           title="feedback signal e B vs backprop's e W, per layer")
+    ax.set(
+        xlabel="epoch", ylabel="angle (degrees)", ylim=(0, 95), title="feedback signal e B vs backprop's e W, per layer"
+    )
     ax.legend(title="layer sending the error", fontsize=8)
     figure.tight_layout()
     figure.savefig(IMG / "feedback_angle.png", dpi=90)

@@ -42,13 +42,21 @@ def ring(runs: list[str]) -> None:
         samples, took = timed(lambda: parts.task.generate(2000, generator=torch.Generator().manual_seed(SEED)))
         scores = judge(parts, samples, "auto", SEED)
         name = f"{parts.cfg.model.name}, task={parts.cfg.task.name}"
-        print(f"| {name} | {scores['modes_covered']}/{scores['modes']} | {scores['near_mode']:.3f} | "
-              f"{scores['mmd']:.4f} | {seconds_per_epoch(run):.2f} | {2000 / took:,.0f} |")
+        print(
+            f"| {name} | {scores['modes_covered']}/{scores['modes']} | {scores['near_mode']:.3f} | "
+            f"{scores['mmd']:.4f} | {seconds_per_epoch(run):.2f} | {2000 / took:,.0f} |"
+        )
         real = parts.data.splits["test"][0]
         ax.scatter(real[:, 0], real[:, 1], s=2, c="0.75")
         ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:orange")
-        ax.set(xlim=(-3, 3), ylim=(-3, 3), aspect="equal", xticks=[], yticks=[],
-               title=f"{parts.cfg.task.name}: {scores['modes_covered']}/8 modes, {scores['near_mode']:.0%} near")
+        ax.set(
+            xlim=(-3, 3),
+            ylim=(-3, 3),
+            aspect="equal",
+            xticks=[],
+            yticks=[],
+            title=f"{parts.cfg.task.name}: {scores['modes_covered']}/8 modes, {scores['near_mode']:.0%} near",
+        )
         ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(PICTURES / "ring_gan_wgan_gp_ddpm.png", dpi=70)
@@ -61,9 +69,11 @@ def images(runs: list[str]) -> None:
         samples, took = timed(lambda: parts.task.generate(n, generator=torch.Generator().manual_seed(SEED)))
         scores = judge(parts, samples, "auto", SEED)
         name = parts.cfg.model.name
-        print(f"| {name} | {scores['fid']:.2f} | {scores['fid_floor']:.2f} | {scores['fid_baseline']:.2f} | "
-              f"{scores['confidence']:.3f} | {scores['class_entropy']:.3f} | {scores['classes_present']} | "
-              f"{seconds_per_epoch(run):.2f} | {n / took:,.0f} |")
+        print(
+            f"| {name} | {scores['fid']:.2f} | {scores['fid_floor']:.2f} | {scores['fid_baseline']:.2f} | "
+            f"{scores['confidence']:.3f} | {scores['class_entropy']:.3f} | {scores['classes_present']} | "
+            f"{seconds_per_epoch(run):.2f} | {n / took:,.0f} |"
+        )
         image_rows([("samples", samples[:64])], PICTURES / f"{name}_samples.png", f"{name} on {parts.cfg.data.name}")
 
 
@@ -77,19 +87,27 @@ def steps(run: str) -> None:
     for sampler, label in (("ddim", "DDIM (eta=0)"), ("ddpm", "ancestral (eta=1; 1000 steps = DDPM)")):
         for count in STEPS:
             chain = task.schedule.chain("ddim", count)
-            samples, took = timed(lambda: task.draw(n, None, torch.Generator().manual_seed(SEED), chain,
-                                                    *task.SAMPLING[sampler]))
+            samples, took = timed(
+                lambda: task.draw(n, None, torch.Generator().manual_seed(SEED), chain, *task.SAMPLING[sampler])
+            )
             scores = judge(parts, samples, "auto", SEED)
             curves.setdefault(label, []).append(scores["fid"])
-            print(f"| {label} | {count} | {scores['fid']:.2f} | {scores['classes_present']} | {n / took:,.0f} |",
-                  flush=True)
+            print(
+                f"| {label} | {count} | {scores['fid']:.2f} | {scores['classes_present']} | {n / took:,.0f} |",
+                flush=True,
+            )
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for label, fids in curves.items():
         ax.plot(STEPS, fids, marker="o", label=label)
     ax.axhline(scores["fid_floor"], color="0.5", linestyle="--", label="floor (train vs test)")
-    ax.set(xscale="log", yscale="log", xlabel="sampling steps", ylabel="domain FID (360 samples)",
-           title="DDPM vs DDIM on digits")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="sampling steps",
+        ylabel="domain FID (360 samples)",
+        title="DDPM vs DDIM on digits",
+    )
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(PICTURES / "ddpm_vs_ddim_fid.png", dpi=70)

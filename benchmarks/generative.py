@@ -31,14 +31,20 @@ RUNS = {
     "conv_autoencoder": ["model=conv_autoencoder", "trainer.max_epochs=30"],
     "vae": ["model=vae", "trainer.max_epochs=60", "optim.lr=0.002"],
     "conditional_vae": ["model=vae", "model.conditional=true", "trainer.max_epochs=60", "optim.lr=0.002"],
-    "vae_ring": ["model=vae", "data=ring", "task.decoder=gaussian", "task.decoder_std=0.05", "model.code_size=2",
-                 "trainer.max_epochs=30"],
+    "vae_ring": [
+        "model=vae",
+        "data=ring",
+        "task.decoder=gaussian",
+        "task.decoder_std=0.05",
+        "model.code_size=2",
+        "trainer.max_epochs=30",
+    ],
 }
 
 
 def train(name: str, root: Path):
     argv, stdout = sys.argv, sys.stdout
-    sys.stdout = sys.stderr                     # the run's console output; stdout keeps the tables
+    sys.stdout = sys.stderr  # the run's console output; stdout keeps the tables
     try:
         archtrain([*RUNS[name], *COMMON, f"hydra.run.dir={root / name}"])
     except SystemExit:
@@ -54,7 +60,7 @@ def speed(parts, n: int = 2000) -> float:
     """Samples per second of generate(n), one thread: the best of three."""
     times = []
     with torch.no_grad():
-        parts.task.generate(10)                 # warm-up
+        parts.task.generate(10)  # warm-up
         for _ in range(3):
             start = time.perf_counter()
             parts.task.generate(n, generator=torch.Generator().manual_seed(0))
@@ -83,24 +89,32 @@ def main() -> None:
 
         flat = digits.splits["train"][0].flatten(1).numpy()
         pca = PCA(8).fit(flat)
-        pca_mse = float(((pca.inverse_transform(pca.transform(test.flatten(1).numpy())) - test.flatten(1).numpy()) ** 2).mean())
-        rows = ["| model (8-number code) | test MSE | MSE on noisy inputs (σ=0.3) | mean abs code | s/epoch |",
-                "|---|---:|---:|---:|---:|",
-                f"| PCA, 8 components | {pca_mse:.4f} | | | |"]
+        pca_mse = float(
+            ((pca.inverse_transform(pca.transform(test.flatten(1).numpy())) - test.flatten(1).numpy()) ** 2).mean()
+        )
+        rows = [
+            "| model (8-number code) | test MSE | MSE on noisy inputs (σ=0.3) | mean abs code | s/epoch |",
+            "|---|---:|---:|---:|---:|",
+            f"| PCA, 8 components | {pca_mse:.4f} | | | |",
+        ]
         for name in ("autoencoder", "denoising", "sparse", "conv_autoencoder"):
             task = parts[name].task
             with torch.no_grad():
                 code = task.net.encode(test)[0]
                 mse = float(((task.reconstruct(test) - test) ** 2).mean())
                 noisy_mse = float(((task.reconstruct(noisy) - test) ** 2).mean())
-            rows.append(f"| {name} | {mse:.4f} | {noisy_mse:.4f} | {code.abs().mean():.3f} "
-                        f"| {seconds_per_epoch(root, name):.2f} |")
+            rows.append(
+                f"| {name} | {mse:.4f} | {noisy_mse:.4f} | {code.abs().mean():.3f} "
+                f"| {seconds_per_epoch(root, name):.2f} |"
+            )
         print("\n".join(rows), "\n")
 
         judge = judge_classifier(parts["autoencoder"].cfg.data)
-        rows = ["| samples (360) | domain FID | floor (train vs test) | baseline (pixel Gaussian) | confidence | "
-                "class entropy (max 2.303) | classes | test nELBO (nats) | s/epoch | samples/s |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        rows = [
+            "| samples (360) | domain FID | floor (train vs test) | baseline (pixel Gaussian) | confidence | "
+            "class entropy (max 2.303) | classes | test nELBO (nats) | s/epoch | samples/s |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
         for name in ("autoencoder", "conv_autoencoder", "vae", "conditional_vae"):
             task = parts[name].task
             with torch.no_grad():
@@ -111,9 +125,11 @@ def main() -> None:
                 import json
 
                 summary_nelbo = f"{json.loads((root / name / 'summary.json').read_text())['test']['test/nelbo']:.2f}"
-            rows.append(f"| {name} | {s['fid']:.2f} | {s['fid_floor']:.2f} | {s['fid_baseline']:.2f} | {s['confidence']:.3f} "
-                        f"| {s['class_entropy']:.3f} | {s['classes_present']} | {summary_nelbo} "
-                        f"| {seconds_per_epoch(root, name):.2f} | {speed(parts[name]):,.0f} |")
+            rows.append(
+                f"| {name} | {s['fid']:.2f} | {s['fid_floor']:.2f} | {s['fid_baseline']:.2f} | {s['confidence']:.3f} "
+                f"| {s['class_entropy']:.3f} | {s['classes_present']} | {summary_nelbo} "
+                f"| {seconds_per_epoch(root, name):.2f} | {speed(parts[name]):,.0f} |"
+            )
         print("\n".join(rows), "\n")
 
         conditional = parts["conditional_vae"].task
@@ -123,18 +139,28 @@ def main() -> None:
             from archtrain.judges.images import PenultimateFeatures
 
             predicted = PenultimateFeatures(judge.net, judge.data.spec, digits.spec).probabilities(samples).argmax(1)
-        print(f"conditional VAE: the judge agrees with the requested class for {(predicted == labels).float().mean():.3f} "
-              f"of 360 samples\n")
+        print(
+            "conditional VAE: the judge agrees with the requested class for "
+            f"{(predicted == labels).float().mean():.3f} "
+            f"of 360 samples\n"
+        )
 
         ring = parts["vae_ring"]
         with torch.no_grad():
             points = ring.task.generate(400, generator=torch.Generator().manual_seed(0))
-        print("vae on ring:", judge_points(points, ring.data.spec, ring.data.splits["test"][0]),
-              f"s/epoch {seconds_per_epoch(root, 'vae_ring'):.2f}")
+        print(
+            "vae on ring:",
+            judge_points(points, ring.data.spec, ring.data.splits["test"][0]),
+            f"s/epoch {seconds_per_epoch(root, 'vae_ring'):.2f}",
+        )
 
-        for name, pictures in (("autoencoder", ("reconstructions",)), ("denoising", ("reconstructions",)),
-                               ("vae", ("samples", "interpolation", "reconstructions")),
-                               ("conditional_vae", ("samples",)), ("vae_ring", ("samples",))):
+        for name, pictures in (
+            ("autoencoder", ("reconstructions",)),
+            ("denoising", ("reconstructions",)),
+            ("vae", ("samples", "interpolation", "reconstructions")),
+            ("conditional_vae", ("samples",)),
+            ("vae_ring", ("samples",)),
+        ):
             for picture in pictures:
                 shutil.copy(root / name / f"final_{picture}.png", out / f"{name}_{picture}.png")
 

@@ -24,10 +24,16 @@ from archtrain.data.spec import DataSpec
 from archtrain.models import build_net, count_parameters
 
 # gpt at about 100M parameters (GPT-2 small's width, 8 layers) on a 1,024-token context.
-GPT = {"overrides": {"num_layers": 8, "num_heads": 12, "d_model": 768, "dropout": 0.0},
-       "spec": DataSpec("language_model", vocab_size=50304, seq_len=1024), "batch": 16}
-RESNET = {"overrides": {"depth": 50, "width": 64},
-          "spec": DataSpec("classify", in_channels=3, image_size=32, num_classes=10), "batch": 256}
+GPT = {
+    "overrides": {"num_layers": 8, "num_heads": 12, "d_model": 768, "dropout": 0.0},
+    "spec": DataSpec("language_model", vocab_size=50304, seq_len=1024),
+    "batch": 16,
+}
+RESNET = {
+    "overrides": {"depth": 50, "width": 64},
+    "spec": DataSpec("classify", in_channels=3, image_size=32, num_classes=10),
+    "batch": 256,
+}
 VARIANTS = (("fp32", "32-true", False), ("bf16", "bf16-mixed", False), ("bf16+compile", "bf16-mixed", True))
 
 
@@ -58,7 +64,7 @@ def seconds_per_step(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pre
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    for _ in range(5):                    # warm-up: compilation, autotuning, allocator
+    for _ in range(5):  # warm-up: compilation, autotuning, allocator
         step()
     torch.cuda.synchronize()
     start = time.perf_counter()
@@ -108,8 +114,10 @@ def main() -> None:
                 rate, mfu = f"{tokens:,.0f} tokens/s", f"{100 * flops / (args.peak_tflops * 1e12):.1f}%"
             else:
                 rate, mfu = f"{setup['batch'] / seconds:,.0f} images/s", ""
-            print(f"| {name} | {params / 1e6:.1f}M | {setup['batch']} | {label} | {1e3 * seconds:.1f} "
-                  f"| {times['fp32'] / seconds:.2f}x | {rate} | {mfu} |")
+            print(
+                f"| {name} | {params / 1e6:.1f}M | {setup['batch']} | {label} | {1e3 * seconds:.1f} "
+                f"| {times['fp32'] / seconds:.2f}x | {rate} | {mfu} |"
+            )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "archtrain", "experiment=nanogpt_shakespeare", f"data.path={text}",
-                        "progress_bar=false", f"hydra.run.dir={run}"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "archtrain",
+                "experiment=nanogpt_shakespeare",
+                f"data.path={text}",
+                "progress_bar=false",
+                f"hydra.run.dir={run}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         seconds = time.perf_counter() - start
         summary = json.loads((run / "summary.json").read_text())
     val_loss = summary["final"]["val/loss"]
@@ -38,8 +49,10 @@ def main() -> None:
     print(f"| archtrain | {val_loss:.3f} | {seconds:.0f} s | {summary['steps']} |")
     met = val_loss <= TARGET["val_loss"] and seconds <= TARGET["seconds"]
     print(f"\ntarget (val loss <= {TARGET['val_loss']} in <= {TARGET['seconds']:.0f} s): {'met' if met else 'NOT met'}")
-    print(f"fit {summary['durations']['fit_s']:.0f} s of {summary['durations']['total_s']:.0f} s in the run; "
-          f"{summary['hardware']['cpu_threads']} CPU threads")
+    print(
+        f"fit {summary['durations']['fit_s']:.0f} s of {summary['durations']['total_s']:.0f} s in the run; "
+        f"{summary['hardware']['cpu_threads']} CPU threads"
+    )
 
 
 if __name__ == "__main__":

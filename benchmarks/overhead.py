@@ -24,8 +24,17 @@ from archtrain.cli import main as archtrain
 from archtrain.data.images import Digits
 from archtrain.models.feedforward import MLP
 
-OVERRIDES = ["model=mlp", "data=digits", "optim=adam", "optim.lr=0.001", "data.batch_size=32",
-             "model.depth=2", "model.width=256", "scheduler=none", "seed=0"]
+OVERRIDES = [
+    "model=mlp",
+    "data=digits",
+    "optim=adam",
+    "optim.lr=0.001",
+    "data.batch_size=32",
+    "model.depth=2",
+    "model.width=256",
+    "scheduler=none",
+    "seed=0",
+]
 
 
 def hand_loop(epochs: int, out: Path) -> tuple[float, int]:
@@ -71,20 +80,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="extra archtrain overrides, e.g. progress_bar=false")
+    parser.add_argument(
+        "--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra archtrain overrides, e.g. progress_bar=false"
+    )
     args = parser.parse_args()
     hand, ours = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        through_archtrain(1, Path(tmp) / "warmup")               # imports and first-call costs
+        through_archtrain(1, Path(tmp) / "warmup")  # imports and first-call costs
         for i in range(args.repeats):
             seconds, steps = hand_loop(args.epochs, Path(tmp))
             hand.append(seconds)
             ours.append(through_archtrain(args.epochs, Path(tmp) / f"r{i}", args.set))
     h, a = statistics.median(hand), statistics.median(ours)
     print(f"\n{args.epochs} epochs ({steps} steps), median of {args.repeats}, torch threads={torch.get_num_threads()}")
-    print(f"hand-written loop : {h:6.3f} s  ({1000 * h / steps:.2f} ms/step)  runs: {', '.join(f'{t:.3f}' for t in hand)}")
-    print(f"archtrain         : {a:6.3f} s  ({1000 * a / steps:.2f} ms/step)  runs: {', '.join(f'{t:.3f}' for t in ours)}")
+    print(
+        f"hand-written loop : {h:6.3f} s  ({1000 * h / steps:.2f} ms/step)  runs: {', '.join(f'{t:.3f}' for t in hand)}"
+    )
+    print(
+        f"archtrain         : {a:6.3f} s  ({1000 * a / steps:.2f} ms/step)  runs: {', '.join(f'{t:.3f}' for t in ours)}"
+    )
     print(f"ratio archtrain / hand = {a / h:.3f}  (target <= 1.15)")
 
 

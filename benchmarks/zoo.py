@@ -29,15 +29,20 @@ def run(model: str, root: Path) -> dict:
 
 def main() -> None:
     models = sys.argv[1:] or options("model")
-    rows = ["| model | data | parameters | test metric | epochs | s/epoch | wall time |", "|---|---|---:|---|---:|---:|---:|"]
+    rows = [
+        "| model | data | parameters | test metric | epochs | s/epoch | wall time |",
+        "|---|---|---:|---|---:|---:|---:|",
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for model in models:
             s = run(model, Path(tmp))
             metric = s["best"]["metric"].replace("val/", "test/")
             extra = f" (persistence {s['test']['test/persistence_mae']:.1f})" if metric == "test/mae" else ""
-            rows.append(f"| {model} | {s['data']} | {s['parameters']:,} | {metric} {s['test'][metric]:.3f}{extra} "
-                        f"| {s['epochs']} | {s['durations']['fit_s'] / max(1, s['epochs']):.1f} "
-                        f"| {s['durations']['total_s']:.0f} s |")
+            rows.append(
+                f"| {model} | {s['data']} | {s['parameters']:,} | {metric} {s['test'][metric]:.3f}{extra} "
+                f"| {s['epochs']} | {s['durations']['fit_s'] / max(1, s['epochs']):.1f} "
+                f"| {s['durations']['total_s']:.0f} s |"
+            )
     print("\n".join(rows))
 
 

@@ -10,8 +10,13 @@ import pytest
 
 from archtrain.cli import main
 
-QUICK = ["progress_bar=false", "trainer.max_epochs=1", "trainer.limit_train_batches=4",
-         "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
+QUICK = [
+    "progress_bar=false",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+]
 
 
 def train(run_dir: Path, *overrides: str) -> dict:
@@ -41,8 +46,9 @@ def _in_process(run_dir: Path, argv: list[str]) -> dict:
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run the `archtrain` command in a fresh process, as a shell would."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "archtrain", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "archtrain", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import QUICK, train
 from torch import nn
 
 from archtrain.data.pairs import BOS, EOS, PAD, DigitPairs
@@ -15,12 +16,12 @@ from archtrain.models.attention import GPT, Transformer
 from archtrain.models.blocks import MoEFeedForward, PositionalEncoding, Rotary, load_balancing_loss
 from archtrain.models.vit import ViT
 from archtrain.tasks.language_model import sample_by_recomputing
-from conftest import QUICK, train
 
 POSITIONS = ["learned", "sinusoidal", "rotary"]
 
 
 # --- positions ---------------------------------------------------------------------------------
+
 
 def test_rotary_scores_depend_only_on_the_offset_between_positions():
     rotary = Rotary(head_dim=8, length=32)
@@ -45,11 +46,12 @@ def test_an_unknown_kind_of_positions_is_a_clear_error():
 
 # --- GPT: generation with a key/value cache -----------------------------------------------------
 
+
 def small_gpt(positions: str) -> GPT:
     torch.manual_seed(0)
     net = GPT(vocab_size=30, seq_len=16, num_layers=2, num_heads=2, d_model=32, positions=positions).eval()
     for p in net.parameters():
-        if p.ndim >= 2:                  # larger weights than GPT's init, so the logits differ between tokens
+        if p.ndim >= 2:  # larger weights than GPT's init, so the logits differ between tokens
             nn.init.normal_(p, std=0.3)
     return net
 
@@ -59,14 +61,14 @@ def small_gpt(positions: str) -> GPT:
 def test_cached_generation_equals_recomputing_every_step(positions, temperature, top_k):
     net, prompt = small_gpt(positions), torch.randint(0, 30, (3, 5), generator=torch.Generator().manual_seed(1))
     torch.manual_seed(2)
-    cached = net.sample(prompt, 40, temperature, top_k)       # 45 tokens: well past the context of 16
+    cached = net.sample(prompt, 40, temperature, top_k)  # 45 tokens: well past the context of 16
     torch.manual_seed(2)
     recomputed = sample_by_recomputing(net, prompt, 40, net.seq_len, temperature, top_k)
     assert cached.shape == (3, 45)
     assert torch.equal(cached[:, :5], prompt)
     assert torch.equal(cached, recomputed)
     if top_k != 1:
-        assert len(set(cached[:, 5:].flatten().tolist())) > 3    # really sampled, not one repeated token
+        assert len(set(cached[:, 5:].flatten().tolist())) > 3  # really sampled, not one repeated token
 
 
 def test_generation_feeds_one_token_per_step_until_the_context_is_full():
@@ -79,11 +81,12 @@ def test_generation_feeds_one_token_per_step_until_the_context_is_full():
 
 # --- Transformer: greedy and beam search ---------------------------------------------------------
 
+
 def random_transformer(positions: str = "sinusoidal", eos_id: int | None = None) -> Transformer:
     torch.manual_seed(0)
     net = Transformer(vocab_size=14, max_len=11, dropout=0.0, positions=positions, eos_id=eos_id).eval()
     for p in net.parameters():
-        if p.ndim >= 2:                  # sharper, source-dependent next-token distributions
+        if p.ndim >= 2:  # sharper, source-dependent next-token distributions
             nn.init.normal_(p, std=0.5)
     return net
 
@@ -147,7 +150,7 @@ def test_beam_search_finds_sequences_at_least_as_likely_as_greedy():
 def test_a_beam_as_wide_as_every_prefix_finds_the_most_likely_sequence():
     net, src, vocab = random_transformer(), sources(4), 14
     every = torch.tensor(list(itertools.product(range(vocab), repeat=3)))
-    beam = net.decode(src, BOS, 3, beam_size=vocab ** 2, length_penalty=0.0)
+    beam = net.decode(src, BOS, 3, beam_size=vocab**2, length_penalty=0.0)
     with torch.no_grad():
         for row in range(len(src)):
             scores = log_probability(net, src[row].expand(len(every), -1), every)
@@ -180,6 +183,7 @@ def test_beam_search_solves_a_toy_task_at_least_as_well_as_greedy():
 
 # --- mixture of experts --------------------------------------------------------------------------
 
+
 def test_each_token_goes_to_its_top_k_experts_with_gates_that_sum_to_one():
     torch.manual_seed(0)
     moe = MoEFeedForward(d_model=16, num_experts=4, top_k=2)
@@ -188,40 +192,51 @@ def test_each_token_goes_to_its_top_k_experts_with_gates_that_sum_to_one():
     assert torch.equal(chosen.sort(1).values, probs.topk(2).indices.sort(1).values)
     torch.testing.assert_close(gates.sum(1), torch.ones(50))
     torch.testing.assert_close(gates[:, 0] / gates[:, 1], probs.gather(1, chosen)[:, 0] / probs.gather(1, chosen)[:, 1])
-    expected = torch.stack([sum(g * moe.experts[e](t) for g, e in zip(gates[i], chosen[i].tolist()))
-                            for i, t in enumerate(tokens)])
+    expected = torch.stack(
+        [sum(g * moe.experts[e](t) for g, e in zip(gates[i], chosen[i].tolist())) for i, t in enumerate(tokens)]
+    )
     torch.testing.assert_close(moe(tokens.view(5, 10, 16)), expected.view(5, 10, 16))
 
 
 def test_the_balancing_loss_is_one_for_uniform_routing_and_larger_when_routing_collapses():
     uniform = torch.full((100, 4), 0.25)
-    balanced = torch.arange(100).remainder(4).unsqueeze(1)            # experts used in turn
+    balanced = torch.arange(100).remainder(4).unsqueeze(1)  # experts used in turn
     assert load_balancing_loss(uniform, balanced).item() == pytest.approx(1.0)
     collapsed = torch.tensor([[0.97, 0.01, 0.01, 0.01]]).expand(100, -1)
     assert load_balancing_loss(collapsed, torch.zeros(100, 1, dtype=torch.long)).item() == pytest.approx(4 * 0.97)
     moe = MoEFeedForward(d_model=8, num_experts=4, top_k=2, aux_weight=0.5)
-    nn.init.zeros_(moe.router.weight)                                   # every expert equally likely
+    nn.init.zeros_(moe.router.weight)  # every expert equally likely
     moe(torch.randn(20, 8))
     assert moe.balance.item() == pytest.approx(1.0)
     assert moe.auxiliary_loss().item() == pytest.approx(0.5)
     with torch.no_grad():
-        moe.router.weight[0] = 5.0                                     # expert 0 wins for positive inputs
+        moe.router.weight[0] = 5.0  # expert 0 wins for positive inputs
     moe(torch.rand(20, 8))
     assert moe.balance.item() > 1.5
 
 
 def test_gpt_with_experts_trains_and_logs_the_auxiliary_loss(tmp_path):
-    summary = train(tmp_path / "moe", "model=gpt", "model.moe_experts=4", "model.num_layers=2", "model.d_model=64",
-                    "trainer.max_epochs=1", "trainer.limit_train_batches=100", "trainer.limit_val_batches=10",
-                    "trainer.limit_test_batches=10", "task.sample_length=20")
+    summary = train(
+        tmp_path / "moe",
+        "model=gpt",
+        "model.moe_experts=4",
+        "model.num_layers=2",
+        "model.d_model=64",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=100",
+        "trainer.limit_val_batches=10",
+        "trainer.limit_test_batches=10",
+        "task.sample_length=20",
+    )
     assert summary["status"] == "completed", summary["error"]
-    assert summary["test"]["test/loss"] < math.log(103) - 1.0        # uniform over the characters: ln 103
+    assert summary["test"]["test/loss"] < math.log(103) - 1.0  # uniform over the characters: ln 103
     rows = list(csv.DictReader(open(tmp_path / "moe" / "metrics.csv")))
     aux = [float(r["train/aux_loss"]) for r in rows if r.get("train/aux_loss")]
-    assert len(aux) == 1 and 0.01 < aux[0] < 0.04                       # 2 layers x 0.01 x a balance near 1
+    assert len(aux) == 1 and 0.01 < aux[0] < 0.04  # 2 layers x 0.01 x a balance near 1
 
 
 # --- ViT -----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("channels, size, patch", [(1, 8, 2), (1, 28, 4), (3, 32, 4), (3, 32, 8)])
 def test_vit_reads_images_of_several_sizes(channels, size, patch):

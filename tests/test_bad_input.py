@@ -10,12 +10,12 @@ import types
 import typing
 
 import pytest
+from conftest import QUICK
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.catalog import CONF, shipped
 from archtrain.checks import usable_cores
 from archtrain.cli import main
-from conftest import QUICK
 
 TOO_MANY = max(64, usable_cores() + 1)
 # (arguments, expected exit code, a fragment of the one-line message); {tmp} is the test's tmp_path.
@@ -87,7 +87,9 @@ def one_error_line(capsys) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args, code, message", CONFIG_ERRORS, ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+@pytest.mark.parametrize(
+    "args, code, message", CONFIG_ERRORS, ids=lambda v: " ".join(v) if isinstance(v, list) else None
+)
 def test_a_config_error_is_one_line_and_writes_nothing(args, code, message, workdir, capsys):
     (workdir / "file.txt").write_text("not a folder")
     argv = [arg.replace("{tmp}", str(workdir)) for arg in args]
@@ -97,9 +99,11 @@ def test_a_config_error_is_one_line_and_writes_nothing(args, code, message, work
 
 
 def test_a_config_error_does_not_import_torch(workdir):
-    code = ("import sys; from archtrain.cli import main\n"
-            "try: main(['optim.lr=abc'])\nexcept SystemExit as e: assert e.code == 2\n"
-            "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]; assert not heavy, heavy")
+    code = (
+        "import sys; from archtrain.cli import main\n"
+        "try: main(['optim.lr=abc'])\nexcept SystemExit as e: assert e.code == 2\n"
+        "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]; assert not heavy, heavy"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "optim.lr=abc: must be a number" in out.stderr
@@ -131,7 +135,10 @@ def test_a_read_only_output_folder_is_one_line(read_only_folder, capsys):
 DATA_ERRORS = [
     (["model=gpt", "data=text", "data.path={tmp}"], "is a folder, not a file (data=text expects a UTF-8 text file)"),
     (["model=tcn", "data=csv_series", "data.path={tmp}"], "is a folder, not a file (data=csv_series reads"),
-    (["data=image_folder", "data.root={tmp}/images"], "only one class folder (cat), and a classifier needs two or more"),
+    (
+        ["data=image_folder", "data.root={tmp}/images"],
+        "only one class folder (cat), and a classifier needs two or more",
+    ),
 ]
 
 
@@ -207,11 +214,18 @@ def test_knob_choices_are_what_the_code_offers():
     from archtrain.models import blocks, init, recurrent
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
-    offered = {"activation": blocks.ACTIVATIONS, "init": ("default", *init.SCHEMES), "positions": blocks.POSITIONS,
-               "cell": recurrent.CELLS, "loss": ADVERSARIAL_LOSSES,
-               "profiler": PROFILERS}
+
+    offered = {
+        "activation": blocks.ACTIVATIONS,
+        "init": ("default", *init.SCHEMES),
+        "positions": blocks.POSITIONS,
+        "cell": recurrent.CELLS,
+        "loss": ADVERSARIAL_LOSSES,
+        "profiler": PROFILERS,
+    }
     choices = dict(KNOB_CHOICES)
-    for nonlinearity in choices.pop("nonlinearity"):         # what torch's Elman RNN takes
+    for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes
         torch.nn.RNN(2, 2, nonlinearity=nonlinearity)
-    assert {name: set(names) for name, names in offered.items()} == \
-        {name: set(names) for name, names in choices.items()}
+    assert {name: set(names) for name, names in offered.items()} == {
+        name: set(names) for name, names in choices.items()
+    }

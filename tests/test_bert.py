@@ -5,6 +5,7 @@ import statistics
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import QUICK, resume, train
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
@@ -18,12 +19,16 @@ from archtrain.report.plots import read_epoch_metrics
 from archtrain.schema import register
 from archtrain.tasks.masked_lm import IGNORE, MaskedLM, mask_tokens, masked_cross_entropy
 from archtrain.training.transforms import LoadWeights
-from conftest import QUICK, resume, train
 
 TINY = {"d_model": 32, "num_layers": 1, "num_heads": 2}
 TINY_OVERRIDES = [f"model.{key}={value}" for key, value in TINY.items()]
-PRETRAIN = ["model=bert", *TINY_OVERRIDES, "trainer.limit_train_batches=15", "trainer.limit_val_batches=4",
-            "trainer.limit_test_batches=2"]
+PRETRAIN = [
+    "model=bert",
+    *TINY_OVERRIDES,
+    "trainer.limit_train_batches=15",
+    "trainer.limit_val_batches=4",
+    "trainer.limit_test_batches=2",
+]
 SPECIAL_IDS, REGULAR_IDS = torch.tensor([PAD, CLS, MASK, UNK]), torch.arange(4, 100)
 
 
@@ -68,6 +73,7 @@ def stored_state(run) -> dict:
 
 
 # masking
+
 
 def test_masking_chooses_15_percent_and_replaces_them_80_10_10():
     ids = torch.randint(4, 100, (4000, 64), generator=torch.Generator().manual_seed(1))
@@ -132,6 +138,7 @@ def test_the_classifier_ignores_padding(pooling):
 
 # data
 
+
 def test_each_topic_window_lies_in_the_same_split_of_the_pretraining_text():
     """So pretraining never trains on the classifier's validation or test text."""
     masked, masked_spec = data("masked_text").load()
@@ -168,6 +175,7 @@ def test_only_bert_reads_the_encoder_data():
 
 # pretraining
 
+
 def test_masked_lm_loss_falls_and_the_checkpoint_records_the_vocabulary(pretraining_run):
     val_loss = read_epoch_metrics(pretraining_run / "metrics.csv")["val/loss"]
     assert val_loss[2] < val_loss[0]
@@ -184,13 +192,21 @@ def test_a_resumed_pretraining_run_draws_the_same_masks(pretraining_run, tmp_pat
 
 
 def test_bert_takes_rotary_positions_and_a_mixture_of_experts(tmp_path):
-    summary = train(tmp_path, "model=bert", *TINY_OVERRIDES, *QUICK, "model.positions=rotary",
-                    "model.moe_experts=2", "model.moe_top_k=1")
+    summary = train(
+        tmp_path,
+        "model=bert",
+        *TINY_OVERRIDES,
+        *QUICK,
+        "model.positions=rotary",
+        "model.moe_experts=2",
+        "model.moe_top_k=1",
+    )
     assert summary["status"] == "completed", summary["error"]
     assert "train/aux_loss" in read_epoch_metrics(tmp_path / "metrics.csv")
 
 
 # fine-tuning
+
 
 def test_fine_tuning_loads_the_encoder_and_starts_a_fresh_head(pretraining_run):
     spec = topic_data().spec
@@ -211,11 +227,23 @@ def test_fine_tuning_loads_the_encoder_and_starts_a_fresh_head(pretraining_run):
 
 
 def test_a_fine_tuning_run_reports_what_it_loaded(pretraining_run, tmp_path):
-    summary = train(tmp_path, "model=bert", "data=topics", *TINY_OVERRIDES, *QUICK,
-                    "transform=[encoder]", f"transform.encoder.path={pretraining_run}")
+    summary = train(
+        tmp_path,
+        "model=bert",
+        "data=topics",
+        *TINY_OVERRIDES,
+        *QUICK,
+        "transform=[encoder]",
+        f"transform.encoder.path={pretraining_run}",
+    )
     assert summary["status"] == "completed", summary["error"]
     assert summary["transforms"]["encoder"]["checkpoint"] == str(pretraining_run / "checkpoints" / "best.ckpt")
-    assert summary["transforms"]["encoder"]["new"] == ["head.dense.weight", "head.dense.bias", "head.out.weight", "head.out.bias"]
+    assert summary["transforms"]["encoder"]["new"] == [
+        "head.dense.weight",
+        "head.dense.bias",
+        "head.out.weight",
+        "head.out.bias",
+    ]
 
 
 def _other_vocabulary(checkpoint):
@@ -230,11 +258,14 @@ def _no_encoder(checkpoint):
     checkpoint["state_dict"] = {name.replace("encoder.", "body."): t for name, t in checkpoint["state_dict"].items()}
 
 
-@pytest.mark.parametrize("damage, message", [
-    (_other_vocabulary, "was trained on another vocabulary"),
-    (_no_vocabulary, "records no vocabulary"),
-    (_no_encoder, "holds no encoder weights"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_other_vocabulary, "was trained on another vocabulary"),
+        (_no_vocabulary, "records no vocabulary"),
+        (_no_encoder, "holds no encoder weights"),
+    ],
+)
 def test_a_checkpoint_that_does_not_fit_is_refused(damage, message, pretraining_run, tmp_path):
     checkpoint = stored_state(pretraining_run)
     damage(checkpoint)
@@ -251,8 +282,15 @@ def test_an_encoder_of_another_shape_is_refused(pretraining_run):
 
 
 def test_a_bad_pretrained_path_fails_the_run_in_one_line(tmp_path):
-    summary = train(tmp_path / "run", "model=bert", "data=topics", *TINY_OVERRIDES, *QUICK,
-                    "transform=[encoder]", f"transform.encoder.path={tmp_path / 'nothing'}")
+    summary = train(
+        tmp_path / "run",
+        "model=bert",
+        "data=topics",
+        *TINY_OVERRIDES,
+        *QUICK,
+        "transform=[encoder]",
+        f"transform.encoder.path={tmp_path / 'nothing'}",
+    )
     assert summary["exit_code"] == 2
     assert summary["error"].startswith("transform.encoder: no checkpoint at") and "\n" not in summary["error"]
 
@@ -264,8 +302,10 @@ def test_pretraining_beats_training_from_scratch_on_300_labelled_windows(tmp_pat
     assert pretraining["status"] == "completed", pretraining["error"]
     accuracy = {"pretrained": [], "scratch": []}
     for seed in (0, 1, 2):
-        for start, transform in (("pretrained", f"transform.encoder.path={tmp_path / 'pretrain'}"),
-                                 ("scratch", "transform=[]")):
+        for start, transform in (
+            ("pretrained", f"transform.encoder.path={tmp_path / 'pretrain'}"),
+            ("scratch", "transform=[]"),
+        ):
             summary = train(tmp_path / f"{start}-{seed}", "experiment=bert_finetune", f"seed={seed}", transform)
             assert summary["status"] == "completed", summary["error"]
             accuracy[start].append(summary["test"]["test/acc"])

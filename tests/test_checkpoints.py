@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import QUICK, cli, resume, train
 
 from archtrain.errors import ArchtrainError
-from archtrain.training.checkpoint_io import (CorruptCheckpoint, UnsafeCheckpoint, read_checkpoint,
-                                              write_checkpoint)
-from conftest import QUICK, cli, resume, train
+from archtrain.training.checkpoint_io import CorruptCheckpoint, UnsafeCheckpoint, read_checkpoint, write_checkpoint
 
 RUN = ["data=iris", *QUICK, "trainer.max_epochs=2"]
 
@@ -53,8 +52,12 @@ def a_folder(path: Path) -> None:
     (path / "note.txt").write_text("someone's files")
 
 
-DAMAGE = {"random bytes": random_bytes, "zero bytes": zero_bytes, "a flipped byte": flip_a_tensor_byte,
-          "a folder": a_folder}
+DAMAGE = {
+    "random bytes": random_bytes,
+    "zero bytes": zero_bytes,
+    "a flipped byte": flip_a_tensor_byte,
+    "a folder": a_folder,
+}
 
 
 @pytest.fixture
@@ -72,7 +75,7 @@ def test_a_checkpoint_carries_a_checksum_and_still_loads_with_plain_torch(checkp
 
 def test_a_flipped_tensor_byte_that_torch_loads_silently_is_damage(checkpoint):
     flip_a_tensor_byte(checkpoint)
-    torch.load(checkpoint, weights_only=True)                       # torch itself does not notice
+    torch.load(checkpoint, weights_only=True)  # torch itself does not notice
     with pytest.raises(CorruptCheckpoint, match="do not match the checksum"):
         read_checkpoint(checkpoint)
 
@@ -154,8 +157,8 @@ def test_a_damaged_last_checkpoint_falls_back_to_the_intact_one_with_a_warning(k
     log = (run / "train.log").read_text()
     assert f"checkpoint {last} {'is damaged' if kind in DAMAGE else 'holds another model'}" in log
     assert "kept as last.ckpt.damaged, resuming from best.ckpt" in log
-    assert (run / "checkpoints" / "last.ckpt.damaged").exists()         # set aside, not deleted
-    read_checkpoint(last)                                                 # written whole again
+    assert (run / "checkpoints" / "last.ckpt.damaged").exists()  # set aside, not deleted
+    read_checkpoint(last)  # written whole again
 
 
 def test_with_no_intact_checkpoint_resume_is_refused_in_one_line_and_nothing_moves(run, capfd):
@@ -185,12 +188,13 @@ def small_disk(tmp_path) -> Path:
     disk.mkdir()
     if not shutil.which("mount"):
         pytest.skip("no mount command to create a small filesystem")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True, text=True
+    )
     if mounted.returncode:
         pytest.skip(f"cannot mount a 2 MB tmpfs here: {mounted.stderr.strip()}")
     yield disk
-    subprocess.run(["umount", "--lazy", str(disk)], check=True)     # lazy: an in-process run keeps train.log open
+    subprocess.run(["umount", "--lazy", str(disk)], check=True)  # lazy: an in-process run keeps train.log open
 
 
 def test_a_full_disk_fails_the_run_in_one_line_and_leaves_no_partial_checkpoint(small_disk, workdir):
@@ -214,6 +218,7 @@ def fill(disk: Path) -> None:
 
 def test_a_summary_the_full_disk_refuses_is_one_line_on_stderr(small_disk, monkeypatch, capfd):
     """The disk fills while the run trains (here: before it trains), then the summary cannot be written."""
+
     def fill_and_fail(cfg, run, summary, resume=False):
         fill(small_disk)
         raise OSError(28, "No space left on device", str(run.metrics))
@@ -225,8 +230,10 @@ def test_a_summary_the_full_disk_refuses_is_one_line_on_stderr(small_disk, monke
         main(["progress_bar=false", f"hydra.run.dir={small_disk / 'run'}"])
     assert exit_.value.code == 1
     err = capfd.readouterr().err
-    assert f"error: cannot write {small_disk / 'run' / 'summary.json'} (No space left on device); the run ended " \
-           f"failed (OSError: [Errno 28] No space left on device" in " ".join(err.split())
+    assert (
+        f"error: cannot write {small_disk / 'run' / 'summary.json'} (No space left on device); the run ended "
+        f"failed (OSError: [Errno 28] No space left on device" in " ".join(err.split())
+    )
     assert "Traceback" not in err
 
 

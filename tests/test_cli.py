@@ -8,23 +8,27 @@ import sys
 import time
 
 import pytest
-
 from conftest import cli
 
 
 def test_help_does_not_import_torch_or_lightning():
-    code = ("import sys; from archtrain.cli import main; main(['--help']); "
-            "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]; assert not heavy, heavy")
+    code = (
+        "import sys; from archtrain.cli import main; main(['--help']); "
+        "heavy = [m for m in ('torch', 'pytorch_lightning', 'lightning') if m in sys.modules]; assert not heavy, heavy"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "model" in out.stdout and "transformer" in out.stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["optim.lrr=0.1"], "Could not override 'optim.lrr'"),
-    (["model=resnet9000"], "Could not find 'model/resnet9000'"),
-    (["model=gpt", "data=iris"], "but data=iris is vector data; data that fits:"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["optim.lrr=0.1"], "Could not override 'optim.lrr'"),
+        (["model=resnet9000"], "Could not find 'model/resnet9000'"),
+        (["model=gpt", "data=iris"], "but data=iris is vector data; data that fits:"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_training(args, expected, workdir):
     out = cli(*args, cwd=workdir)
     assert out.returncode == 2
@@ -50,8 +54,15 @@ def test_resume_of_a_directory_that_is_not_a_run(workdir):
 
 
 def test_sweep_runs_every_job_and_reports_the_failed_one(workdir):
-    out = cli("-m", "model=lenet5", "data=digits,iris", "trainer.max_epochs=1", "progress_bar=false",
-              "trainer.limit_train_batches=3", cwd=workdir)
+    out = cli(
+        "-m",
+        "model=lenet5",
+        "data=digits,iris",
+        "trainer.max_epochs=1",
+        "progress_bar=false",
+        "trainer.limit_train_batches=3",
+        cwd=workdir,
+    )
     assert out.returncode == 1
     assert "1 of 2 sweep jobs did not complete" in out.stderr
     table = next(workdir.glob("outputs/multirun/*/*/sweep.csv")).read_text().splitlines()
@@ -64,9 +75,15 @@ def test_ctrl_c_marks_the_run_interrupted_and_it_resumes(workdir):
     args = ["model=mlp", "data=digits", "trainer.max_epochs=500", "progress_bar=false", "hydra.run.dir=run"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # A shell's background job inherits SIGINT ignored; give the child a terminal's default back.
-    process = subprocess.Popen([sys.executable, "-m", "archtrain", *args], cwd=workdir, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archtrain", *args],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     last = workdir / "run" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 120
     while not last.exists() and time.monotonic() < deadline and process.poll() is None:
@@ -94,5 +111,5 @@ def summary_epochs(workdir) -> int:
 def test_flags_keep_their_values_wherever_they_stand(argv, workdir):
     out = cli(*argv, cwd=workdir)
     assert out.returncode == 0, out.stderr
-    assert "max_epochs: 30" in out.stdout                       # the experiment's setting
-    assert not (workdir / "outputs").exists()                   # --cfg prints and trains nothing
+    assert "max_epochs: 30" in out.stdout  # the experiment's setting
+    assert not (workdir / "outputs").exists()  # --cfg prints and trains nothing

@@ -8,21 +8,41 @@ import time
 
 import pytest
 import torch
-
-from archtrain.models.gan import DCGAN, GAN
-from archtrain.training.adversarial import (critic_loss, discriminator_loss, gradient_penalty, minimax_generator_loss,
-                                            non_saturating_generator_loss, wasserstein_generator_loss)
-from archtrain.training.sample_quality import gaussian_mmd
 from conftest import resume, train
 from test_reliability import same_weights, start, weights
 
+from archtrain.models.gan import DCGAN, GAN
+from archtrain.training.adversarial import (
+    critic_loss,
+    discriminator_loss,
+    gradient_penalty,
+    minimax_generator_loss,
+    non_saturating_generator_loss,
+    wasserstein_generator_loss,
+)
+from archtrain.training.sample_quality import gaussian_mmd
+
 # 13 batches an epoch; two discriminator steps per generator step, so that the cadence must survive a resume.
-RUN = ["model=gan_mlp", "model.width=32", "data.samples=1000", "task.discriminator_steps=2",
-       "trainer.max_epochs=3", "hardware.threads=1"]
+RUN = [
+    "model=gan_mlp",
+    "model.width=32",
+    "data.samples=1000",
+    "task.discriminator_steps=2",
+    "trainer.max_epochs=3",
+    "hardware.threads=1",
+]
 
 # The ring's WGAN-GP of the docs: lambda 1, Adam (lr 1e-3, betas 0.5, 0.9), 125 batches of 256 an epoch.
-WGAN_GP = ["model=gan_mlp", "task=wgan_gp", "task.gradient_penalty=1.0", "optim.lr=1e-3", "optim.betas=[0.5,0.9]",
-           "data.samples=40000", "data.batch_size=256", "hardware.threads=1"]
+WGAN_GP = [
+    "model=gan_mlp",
+    "task=wgan_gp",
+    "task.gradient_penalty=1.0",
+    "optim.lr=1e-3",
+    "optim.betas=[0.5,0.9]",
+    "data.samples=40000",
+    "data.batch_size=256",
+    "hardware.threads=1",
+]
 
 
 def test_generator_losses_have_their_documented_values():
@@ -31,7 +51,7 @@ def test_generator_losses_have_their_documented_values():
     assert non_saturating_generator_loss(logits) == pytest.approx((math.log(2) + math.log(1 + math.exp(-2))) / 2)
     assert minimax_generator_loss(logits) == pytest.approx(-(math.log(2) + math.log(1 + math.exp(2))) / 2)
     assert discriminator_loss(torch.zeros(3), torch.zeros(3)) == pytest.approx(2 * math.log(2))
-    assert discriminator_loss(torch.tensor([20.0]), torch.tensor([-20.0])) < 1e-8    # a perfect discriminator
+    assert discriminator_loss(torch.tensor([20.0]), torch.tensor([-20.0])) < 1e-8  # a perfect discriminator
 
 
 def test_the_wasserstein_losses_and_the_gradient_penalty_have_their_documented_values():
@@ -45,9 +65,9 @@ def test_the_wasserstein_losses_and_the_gradient_penalty_have_their_documented_v
 
 def test_spectral_norm_bounds_every_discriminator_layer_and_leaves_the_generator_alone():
     net = GAN(in_features=2, width=32, spectral_norm=True)
-    for _ in range(30):                 # each forward in training mode takes one power-iteration step
+    for _ in range(30):  # each forward in training mode takes one power-iteration step
         net.discriminator(torch.randn(8, 2))
-    net.eval()                          # the weights as the last iteration left them
+    net.eval()  # the weights as the last iteration left them
     linears = [m for m in net.discriminator.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linears) == 3
     assert all(torch.linalg.matrix_norm(m.weight, 2).item() == pytest.approx(1.0, rel=1e-3) for m in linears)
@@ -61,13 +81,13 @@ def test_dcgan_follows_the_papers_rules_at_every_image_size(channels, size, halv
     assert images.shape == (5, channels, size, size) and 0 <= images.min() and images.max() <= 1
     assert net.discriminator(images).shape == (5, 1)
     layers = [type(m) for m in net.modules()]
-    assert not {torch.nn.MaxPool2d, torch.nn.AvgPool2d} & set(layers)           # strided convolutions only
+    assert not {torch.nn.MaxPool2d, torch.nn.AvgPool2d} & set(layers)  # strided convolutions only
     strided = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
     assert len(strided) == 2 * halvings and all(m.stride == (2, 2) for m in strided)
     generator, discriminator = list(net.generator), list(net.discriminator.modules())
     assert isinstance(generator[-2], torch.nn.Tanh) and isinstance(generator[-3], torch.nn.ConvTranspose2d)
     assert torch.nn.LeakyReLU not in map(type, generator) and torch.nn.ReLU not in map(type, discriminator)
-    first = next(m for m in discriminator if isinstance(m, torch.nn.Sequential) and len(m) == 2)   # conv, activation
+    first = next(m for m in discriminator if isinstance(m, torch.nn.Sequential) and len(m) == 2)  # conv, activation
     assert isinstance(first[0], torch.nn.Conv2d) and isinstance(first[1], torch.nn.LeakyReLU)
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in discriminator) == halvings - 1
 
@@ -80,10 +100,16 @@ def test_mmd_is_zero_for_a_set_and_itself_and_grows_with_a_shift():
 
 
 def test_it_learns_the_ring(tmp_path):
-    untrained = train(tmp_path / "untrained", "model=gan_mlp", "trainer.max_epochs=1",
-                      "trainer.limit_train_batches=1", "hardware.threads=1")
-    trained = train(tmp_path / "trained", "model=gan_mlp", "data.samples=2000", "trainer.max_epochs=4",
-                    "hardware.threads=1")
+    untrained = train(
+        tmp_path / "untrained",
+        "model=gan_mlp",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        "hardware.threads=1",
+    )
+    trained = train(
+        tmp_path / "trained", "model=gan_mlp", "data.samples=2000", "trainer.max_epochs=4", "hardware.threads=1"
+    )
     assert trained["status"] == "completed" and trained["best"]["metric"] == "val/mmd"
     assert {"train/d_loss", "train/g_loss"} <= trained["final"].keys()
     assert untrained["test"]["test/mmd"] > 0.9
@@ -91,8 +117,14 @@ def test_it_learns_the_ring(tmp_path):
 
 
 def test_wgan_gp_learns_the_ring(tmp_path):
-    untrained = train(tmp_path / "untrained", "model=gan_mlp", "task=wgan_gp", "trainer.max_epochs=1",
-                      "trainer.limit_train_batches=1", "hardware.threads=1")
+    untrained = train(
+        tmp_path / "untrained",
+        "model=gan_mlp",
+        "task=wgan_gp",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=1",
+        "hardware.threads=1",
+    )
     trained = train(tmp_path / "trained", *WGAN_GP, "data.samples=2000", "data.batch_size=64", "trainer.max_epochs=12")
     assert trained["status"] == "completed" and {"train/d_loss", "train/g_loss"} <= trained["final"].keys()
     assert trained["test"]["test/mmd"] < 0.5 * untrained["test"]["test/mmd"]
@@ -110,7 +142,7 @@ def test_dcgan_learns_digits(tmp_path):
     untrained = train(tmp_path / "untrained", *run, "trainer.max_epochs=1", "trainer.limit_train_batches=1")
     trained = train(tmp_path / "trained", *run, "trainer.max_epochs=3")
     assert trained["status"] == "completed", trained["error"]
-    assert trained["test"]["test/mmd"] < 0.5 * untrained["test"]["test/mmd"]      # measured: 0.21 against 0.76
+    assert trained["test"]["test/mmd"] < 0.5 * untrained["test"]["test/mmd"]  # measured: 0.21 against 0.76
 
 
 def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path):
@@ -127,8 +159,14 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path):
 
 
 def test_sigkill_mid_epoch_then_resume_matches_the_run_that_never_stopped(workdir):
-    long = ["model=gan_mlp", "model.width=32", "trainer.max_epochs=6", "checkpoint.every_n_steps=4",
-            "hardware.threads=1", "progress_bar=false"]
+    long = [
+        "model=gan_mlp",
+        "model.width=32",
+        "trainer.max_epochs=6",
+        "checkpoint.every_n_steps=4",
+        "hardware.threads=1",
+        "progress_bar=false",
+    ]
     train(workdir / "whole", *long)
     process = start([*long, "hydra.run.dir=run"], workdir)
     last = workdir / "run" / "checkpoints" / "last.ckpt"
@@ -140,7 +178,7 @@ def test_sigkill_mid_epoch_then_resume_matches_the_run_that_never_stopped(workdi
     process.kill()
     process.communicate(timeout=60)
     killed_at = torch.load(last, weights_only=True)["global_step"]
-    assert 0 < killed_at < 600                        # 6 epochs of 50 batches, 2 optimizer steps each
+    assert 0 < killed_at < 600  # 6 epochs of 50 batches, 2 optimizer steps each
     assert resume(workdir / "run")["status"] == "completed"
     assert same_weights(weights(workdir / "whole"), weights(workdir / "run"))
 
@@ -166,15 +204,18 @@ def test_gradient_clipping_clips_each_network(tmp_path):
     assert all(torch.allclose(before[k], after[k], atol=1e-7) for k in before)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("regularizer=[accumulate]", "cannot accumulate gradients"),
-    ("optim=lbfgs", "optim=lbfgs re-evaluates one loss"),
-    ("scheduler=cosine", "takes no learning-rate schedule"),
-    ("regularizer=[l1]", "regularizer=l1 adds to a single training loss"),
-    ("model=mlp", "model=mlp has neither"),
-    ("task.gradient_penalty=10.0 model=dcgan data=digits", "batch norm mixes"),
-    ("model=dcgan data=digits data.normalize=true", "data.normalize=true standardizes the real ones"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("regularizer=[accumulate]", "cannot accumulate gradients"),
+        ("optim=lbfgs", "optim=lbfgs re-evaluates one loss"),
+        ("scheduler=cosine", "takes no learning-rate schedule"),
+        ("regularizer=[l1]", "regularizer=l1 adds to a single training loss"),
+        ("model=mlp", "model=mlp has neither"),
+        ("task.gradient_penalty=10.0 model=dcgan data=digits", "batch norm mixes"),
+        ("model=dcgan data=digits data.normalize=true", "data.normalize=true standardizes the real ones"),
+    ],
+)
 def test_what_it_cannot_honour_is_refused_in_one_line_before_training(override, message, tmp_path):
     summary = train(tmp_path / "run", "model=gan_mlp", "data=ring", *override.split())
     assert summary["exit_code"] == 2 and summary["status"] == "failed"
@@ -189,10 +230,17 @@ def test_a_gan_trains_under_ddp_where_each_backward_leaves_one_network_out(workd
 
     from archtrain.report.plots import read_epoch_metrics
 
-    result = cli(*RUN[:3], "trainer.max_epochs=8", "hardware=ddp", "hardware.threads=1", "progress_bar=false",
-                 "hydra.run.dir=run", cwd=workdir)
+    result = cli(
+        *RUN[:3],
+        "trainer.max_epochs=8",
+        "hardware=ddp",
+        "hardware.threads=1",
+        "progress_bar=false",
+        "hydra.run.dir=run",
+        cwd=workdir,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((workdir / "run" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["hardware"]["world_size"] == 2
     mmd = read_epoch_metrics(workdir / "run" / "metrics.csv")["val/mmd"]
-    assert mmd[7] < 0.6 * mmd[0]                        # measured: 1.06 after the first epoch, 0.41 after the eighth
+    assert mmd[7] < 0.6 * mmd[0]  # measured: 1.06 after the first epoch, 0.41 after the eighth

@@ -4,6 +4,7 @@ command line, the generated and networkx data, and the refusals."""
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import train
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
@@ -18,7 +19,6 @@ from archtrain.errors import ArchtrainError
 from archtrain.models import build_net
 from archtrain.models.protocol import Head
 from archtrain.schema import register
-from conftest import train
 
 GNNS = ("gcn", "gat", "gin", "graphsage")
 MODELS = (*GNNS, "graph_mlp")
@@ -46,13 +46,19 @@ def tiny_batch():
     return Batch.from_data_list([triangle, path])
 
 
-KNOBS = [{"residual": True, "depth": 3}, {"jumping_knowledge": "cat"}, {"jumping_knowledge": "lstm"},
-         {"jumping_knowledge": "max", "pooling": "attention"}, {"pooling": "max"}]
+KNOBS = [
+    {"residual": True, "depth": 3},
+    {"jumping_knowledge": "cat"},
+    {"jumping_knowledge": "lstm"},
+    {"jumping_knowledge": "max", "pooling": "attention"},
+    {"pooling": "max"},
+]
 CASES = [(name, {}) for name in MODELS] + [(name, knobs) for name in ("gcn", "gin") for knobs in KNOBS]
 
 
-@pytest.mark.parametrize("name, knobs", CASES, ids=[f"{n}-{'-'.join(map(str, k.values())) or 'plain'}"
-                                                     for n, k in CASES])
+@pytest.mark.parametrize(
+    "name, knobs", CASES, ids=[f"{n}-{'-'.join(map(str, k.values())) or 'plain'}" for n, k in CASES]
+)
 def test_every_graph_model_reads_out_per_node_or_per_graph_through_its_head(name, knobs):
     torch.manual_seed(0)
     batch, spec = tiny_batch(), DataSpec(in_features=5, num_classes=3)
@@ -68,10 +74,12 @@ def test_every_graph_model_reads_out_per_node_or_per_graph_through_its_head(name
 
 def test_bad_graph_model_knobs_are_one_line_errors():
     spec = DataSpec(in_features=5, num_classes=3)
-    for name, knobs, message in [("gcn", {"pooling": "median"}, "unknown pooling 'median'"),
-                                 ("gat", {"width": 10, "heads": 4}, "width=10 is not divisible by heads=4"),
-                                 ("graphsage", {"aggregation": "sum"}, "unknown aggregation 'sum'"),
-                                 ("gin", {"jumping_knowledge": "sum"}, "unknown jumping_knowledge 'sum'")]:
+    for name, knobs, message in [
+        ("gcn", {"pooling": "median"}, "unknown pooling 'median'"),
+        ("gat", {"width": 10, "heads": 4}, "width=10 is not divisible by heads=4"),
+        ("graphsage", {"aggregation": "sum"}, "unknown aggregation 'sum'"),
+        ("gin", {"jumping_knowledge": "sum"}, "unknown jumping_knowledge 'sum'"),
+    ]:
         with pytest.raises(ArchtrainError, match=message):
             build_net(model_config(name, **knobs), spec, Head(3, True))
 
@@ -96,8 +104,16 @@ def fit_nodes(name: str, data, epochs: int, **knobs) -> float:
 
 def test_on_a_homophilous_block_model_every_graph_network_beats_node_features_alone():
     torch.set_num_threads(1)
-    data = BlockModel(nodes=400, communities=4, degree=8.0, homophily=0.9, feature_size=8, signal=0.6,
-                      val_fraction=0.2, test_fraction=0.5)
+    data = BlockModel(
+        nodes=400,
+        communities=4,
+        degree=8.0,
+        homophily=0.9,
+        feature_size=8,
+        signal=0.6,
+        val_fraction=0.2,
+        test_fraction=0.5,
+    )
     baseline = fit_nodes("graph_mlp", data, 60)
     for name in GNNS:
         assert fit_nodes(name, data, 60) > baseline + 0.25, name
@@ -106,8 +122,16 @@ def test_on_a_homophilous_block_model_every_graph_network_beats_node_features_al
 
 def test_block_model_homophily_is_the_share_of_edges_inside_communities():
     for homophily in (0.25, 0.9):
-        data = BlockModel(nodes=2000, communities=4, degree=10.0, homophily=homophily, feature_size=2, signal=1.0,
-                          val_fraction=0.2, test_fraction=0.2)
+        data = BlockModel(
+            nodes=2000,
+            communities=4,
+            degree=10.0,
+            homophily=homophily,
+            feature_size=2,
+            signal=1.0,
+            val_fraction=0.2,
+            test_fraction=0.2,
+        )
         data.setup()
         graph = data.splits["train"][0]
         inside = (graph.y[graph.edge_index[0]] == graph.y[graph.edge_index[1]]).float().mean()
@@ -118,8 +142,17 @@ def test_block_model_homophily_is_the_share_of_edges_inside_communities():
 
 
 def test_inductive_block_model_trains_and_tests_on_different_graphs():
-    data = BlockModel(nodes=50, communities=2, degree=4.0, homophily=0.9, feature_size=3, signal=1.0,
-                      val_fraction=0.2, test_fraction=0.2, graphs=5)
+    data = BlockModel(
+        nodes=50,
+        communities=2,
+        degree=4.0,
+        homophily=0.9,
+        feature_size=3,
+        signal=1.0,
+        val_fraction=0.2,
+        test_fraction=0.2,
+        graphs=5,
+    )
     data.setup()
     assert data.spec.num_graphs == 5 and [len(data.splits[s]) for s in ("train", "val", "test")] == [3, 1, 1]
     assert all(bool(g.mask.all()) for g in data.splits["test"])
@@ -129,7 +162,7 @@ def test_train_per_class_labels_that_many_nodes_of_each_class_and_hubs_picks_the
     karate = NetworkxGraph("karate", val_fraction=0.2, test_fraction=0.5, train_per_class=1, train_nodes="hubs")
     karate.setup()
     train_graph = karate.splits["train"][0]
-    assert train_graph.mask.nonzero().flatten().tolist() == [0, 33]      # the instructor and the administrator
+    assert train_graph.mask.nonzero().flatten().tolist() == [0, 33]  # the instructor and the administrator
     assert karate.spec == DataSpec(in_features=34, num_classes=2, num_graphs=1, vocab=("Mr. Hi", "Officer"))
     y = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, -1])
     masks = node_masks(y, seed=3, val_fraction=0.2, test_fraction=0.3, train_per_class=2)
@@ -137,25 +170,25 @@ def test_train_per_class_labels_that_many_nodes_of_each_class_and_hubs_picks_the
     assert int(masks["test"].sum()) == 4 and not masks["val"][12] and not masks["test"][12]
 
 
-@pytest.mark.parametrize("graph, classes, nodes", [("karate", 2, 34), ("les_miserables", 6, 77),
-                                                   ("davis_women", 2, 32), ("florentine", None, 15)])
+@pytest.mark.parametrize(
+    "graph, classes, nodes",
+    [("karate", 2, 34), ("les_miserables", 6, 77), ("davis_women", 2, 32), ("florentine", None, 15)],
+)
 def test_the_networkx_graphs_load_with_their_labels(graph, classes, nodes):
     data = NetworkxGraph(graph, val_fraction=0.2, test_fraction=0.5)
     data.setup()
     assert data.spec.num_classes == classes and data.splits["train"][0].num_nodes == nodes
     held_out = data.splits["test"][0]
-    assert held_out.link_label.sum() * 2 == len(held_out.link_label)          # as many non-edges as edges
-    assert held_out.link_edge_index.size(1) < held_out.edge_index.size(1)   # test edges pass no messages
+    assert held_out.link_label.sum() * 2 == len(held_out.link_label)  # as many non-edges as edges
+    assert held_out.link_edge_index.size(1) < held_out.edge_index.size(1)  # test edges pass no messages
 
 
 def test_counting_and_family_graphs_have_the_structure_their_labels_name():
-    counting = DegreeCounting(samples=8, nodes=10, degrees=[2, 3], batch_size=4, val_fraction=0.25,
-                              test_fraction=0.25)
+    counting = DegreeCounting(samples=8, nodes=10, degrees=[2, 3], batch_size=4, val_fraction=0.25, test_fraction=0.25)
     counting.setup()
     for graph in counting.splits["train"]:
         assert graph.num_edges == 10 * [2, 3][int(graph.y)] and graph.x.unique().tolist() == [1.0]
-    families = GraphFamilies(samples=8, min_nodes=10, max_nodes=12, batch_size=4, val_fraction=0.25,
-                             test_fraction=0.25)
+    families = GraphFamilies(samples=8, min_nodes=10, max_nodes=12, batch_size=4, val_fraction=0.25, test_fraction=0.25)
     assert families.spec.num_classes == 4 and families.spec.num_graphs == 8
     with pytest.raises(ArchtrainError, match="no 3-regular graph has 9 nodes"):
         DegreeCounting(samples=8, nodes=9, degrees=[2, 3], batch_size=4, val_fraction=0.25, test_fraction=0.25)
@@ -182,14 +215,14 @@ def test_gin_counts_neighbours_where_mean_aggregation_cannot():
     torch.set_num_threads(1)
     small = ["data.samples=100", "model.width=16"]
     assert fit_task("model=gin", *small, epochs=15) >= 0.9
-    for model in ("gcn", "graphsage"):        # 4 classes, and every graph looks the same to a mean
+    for model in ("gcn", "graphsage"):  # 4 classes, and every graph looks the same to a mean
         assert fit_task(f"model={model}", "data=degree_counting", *small, epochs=15) <= 0.45
 
 
 def test_inductive_node_classification_labels_the_nodes_of_unseen_graphs():
     torch.set_num_threads(1)
     accuracy = fit_task("model=graphsage", "data=sbm", "data.graphs=5", "data.nodes=200", "model.width=16", epochs=40)
-    assert accuracy >= 0.8          # 4 communities; the features alone give about half that
+    assert accuracy >= 0.8  # 4 communities; the features alone give about half that
 
 
 def test_gcn_alone_classifies_the_karate_club_from_one_member_per_faction_and_eval_agrees(workdir, capsys):
@@ -198,39 +231,67 @@ def test_gcn_alone_classifies_the_karate_club_from_one_member_per_faction_and_ev
     assert summary["test"]["test/acc"] >= 0.9
     main(["eval", f"run={workdir / 'run'}"])
     assert f"{summary['test']['test/acc']:.4g}" in capsys.readouterr().out
-    for verb, message in [(["export", "format=onnx"], "archtrain export writes nets that take tensors; model=gcn"),
-                          (["predict", f"input={workdir / 'run' / 'config.yaml'}"],
-                           "not graph data for task=node_classify")]:
+    for verb, message in [
+        (["export", "format=onnx"], "archtrain export writes nets that take tensors; model=gcn"),
+        (["predict", f"input={workdir / 'run' / 'config.yaml'}"], "not graph data for task=node_classify"),
+    ]:
         with pytest.raises(SystemExit):
             main([verb[0], f"run={workdir / 'run'}", *verb[1:]])
         assert message in capsys.readouterr().err
 
 
 def test_link_prediction_separates_held_out_edges_from_non_edges(workdir):
-    summary = train(workdir / "run", "model=gcn", "data=sbm", "task=link_predict", "data.nodes=300",
-                    "data.communities=8", "data.homophily=0.95", "trainer.max_epochs=30", *FAST)
+    summary = train(
+        workdir / "run",
+        "model=gcn",
+        "data=sbm",
+        "task=link_predict",
+        "data.nodes=300",
+        "data.communities=8",
+        "data.homophily=0.95",
+        "trainer.max_epochs=30",
+        *FAST,
+    )
     assert summary["status"] == "completed" and summary["best"]["metric"] == "val/auc"
     assert summary["test"]["test/auc"] >= 0.8
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model=gcn", "data=digits"], "model=gcn reads graph or graphs data, but data=digits is image data; data that "),
-    (["model=resnet", "data=karate"], "model=resnet reads image data, but data=karate is graph data"),
-    (["model=mlp", "data=sbm"], "model=mlp reads vector or image data, but data=sbm is graph data"),
-    (["model=gcn", "data=karate", "task=graph_classify"], "task=graph_classify reads graphs data, but data=karate"),
-    (["model=gin", "task=link_predict"], "task=link_predict reads graph data, but data=degree_counting is graphs data"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["model=gcn", "data=digits"],
+            "model=gcn reads graph or graphs data, but data=digits is image data; data that ",
+        ),
+        (["model=resnet", "data=karate"], "model=resnet reads image data, but data=karate is graph data"),
+        (["model=mlp", "data=sbm"], "model=mlp reads vector or image data, but data=sbm is graph data"),
+        (["model=gcn", "data=karate", "task=graph_classify"], "task=graph_classify reads graphs data, but data=karate"),
+        (
+            ["model=gin", "task=link_predict"],
+            "task=link_predict reads graph data, but data=degree_counting is graphs data",
+        ),
+    ],
+)
 def test_a_graph_model_with_other_data_or_the_reverse_is_refused_in_one_line(overrides, message):
     with pytest.raises(ArchtrainError, match=message):
         check_fit(config(*overrides))
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model=gcn", "data=sbm", "data.graphs=5", "task=link_predict"], "task=link_predict holds edges out of one graph"),
-    (["model=gcn", "data=florentine", "task=node_classify"], "task=node_classify needs data with class labels"),
-    (["model=gcn", "regularizer=[mixup]"], "mixup applies to image classification, not to node_classify on graph data"),
-    (["model=gcn", "hardware=ddp", "hardware.devices=2"], "data=karate is one graph, trained full-batch in one"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (
+            ["model=gcn", "data=sbm", "data.graphs=5", "task=link_predict"],
+            "task=link_predict holds edges out of one graph",
+        ),
+        (["model=gcn", "data=florentine", "task=node_classify"], "task=node_classify needs data with class labels"),
+        (
+            ["model=gcn", "regularizer=[mixup]"],
+            "mixup applies to image classification, not to node_classify on graph data",
+        ),
+        (["model=gcn", "hardware=ddp", "hardware.devices=2"], "data=karate is one graph, trained full-batch in one"),
+    ],
+)
 def test_graph_tasks_refuse_what_they_cannot_train(overrides, message):
     cfg = config(*overrides)
     with pytest.raises(ArchtrainError, match=message):

@@ -7,16 +7,18 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import QUICK, train
 from PIL import Image
 
-from archtrain.data.image_files import Cifar10, FashionMNIST, ImageFolder, MNIST
+from archtrain.data.image_files import MNIST, Cifar10, FashionMNIST, ImageFolder
 from archtrain.data.images import SHAPES, Digits, Shapes
 from archtrain.errors import ArchtrainError
 from archtrain.training.augment import Augment
-from conftest import QUICK, train
 
-IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def write_idx(path, array: np.ndarray, gz: bool = False) -> None:
@@ -67,11 +69,11 @@ def test_idx_files_load_plain_or_gzipped(cls, gz, tmp_path):
     spec = data.spec
     assert (spec.in_channels, spec.image_size, spec.in_features, spec.num_classes) == (1, 28, 784, 10)
     assert spec.vocab == cls.classes and len(set(spec.vocab)) == 10
-    x, y = data.splits["test"]                                  # the official test set, in order
+    x, y = data.splits["test"]  # the official test set, in order
     assert x.shape == (10, 1, 28, 28) and x.dtype == torch.float32
     assert torch.equal(x[:, 0], torch.tensor(written["test"][0]) / 255)
     assert torch.equal(y, torch.tensor(written["test"][1]))
-    assert [len(data.splits[s][1]) for s in ("train", "val")] == [32, 8]    # val is 20% of train
+    assert [len(data.splits[s][1]) for s in ("train", "val")] == [32, 8]  # val is 20% of train
     assert all(0 <= data.splits[s][0].min() and data.splits[s][0].max() <= 1 for s in data.splits)
 
 
@@ -81,9 +83,9 @@ def test_train_size_subsamples_the_training_set(mnist_root):
     x, y = data.splits["train"]
     assert x.shape == (15, 1, 28, 28)
     train_images = torch.tensor(arrays["train"][0]) / 255
-    assert all(any(torch.equal(image[0], t) for t in train_images) for image in x)   # drawn from train
+    assert all(any(torch.equal(image[0], t) for t in train_images) for image in x)  # drawn from train
     held_out = torch.cat([data.splits["val"][0], x])
-    assert len({image.sum().item() for image in held_out}) == len(held_out)       # val and train disjoint
+    assert len({image.sum().item() for image in held_out}) == len(held_out)  # val and train disjoint
     with pytest.raises(ArchtrainError, match="train_size=41: must be between 1 and 40"):
         idx_data(MNIST, root, train_size=41)
 
@@ -109,25 +111,38 @@ def corrupt(root, name, data: bytes):
 
 
 IDX_PROBLEMS = {
-    "missing": (lambda root: (root / "t10k-images-idx3-ubyte").unlink(),
-                "t10k-images-idx3-ubyte: no such file"),
-    "wrong magic": (lambda root: write_idx(root / "train-images-idx3-ubyte", np.zeros((4, 28), np.uint8)),
-                    "train-images-idx3-ubyte: not an IDX image file \\(magic 2051 expected\\)"),
-    "labels as images": (lambda root: corrupt(root, "train-labels-idx1-ubyte",
-                                              (root / "train-images-idx3-ubyte").read_bytes()),
-                         "train-labels-idx1-ubyte: not an IDX label file \\(magic 2049 expected\\)"),
-    "truncated": (lambda root: corrupt(root, "t10k-images-idx3-ubyte",
-                                       (root / "t10k-images-idx3-ubyte").read_bytes()[:-5]),
-                  "t10k-images-idx3-ubyte: holds 15675 bytes of images where its header \\(20 x 28 x 28\\) promises"),
-    "short header": (lambda root: corrupt(root, "t10k-labels-idx1-ubyte", bytes([0, 0, 8, 1, 0])),
-                     "t10k-labels-idx1-ubyte: its IDX header is cut short"),
-    "label count": (lambda root: write_idx(root / "train-labels-idx1-ubyte", np.zeros(49, np.uint8)),
-                    "train-labels-idx1-ubyte: 49 labels for the 50 images"),
-    "label value": (lambda root: write_idx(root / "t10k-labels-idx1-ubyte", np.full(20, 10, np.uint8)),
-                    "t10k-labels-idx1-ubyte: label 10 is not one of the 10 classes"),
-    "bad gzip": (lambda root: ((root / "t10k-labels-idx1-ubyte").unlink(),
-                               corrupt(root, "t10k-labels-idx1-ubyte.gz", b"not gzip at all")),
-                 "t10k-labels-idx1-ubyte.gz: cannot be read"),
+    "missing": (lambda root: (root / "t10k-images-idx3-ubyte").unlink(), "t10k-images-idx3-ubyte: no such file"),
+    "wrong magic": (
+        lambda root: write_idx(root / "train-images-idx3-ubyte", np.zeros((4, 28), np.uint8)),
+        "train-images-idx3-ubyte: not an IDX image file \\(magic 2051 expected\\)",
+    ),
+    "labels as images": (
+        lambda root: corrupt(root, "train-labels-idx1-ubyte", (root / "train-images-idx3-ubyte").read_bytes()),
+        "train-labels-idx1-ubyte: not an IDX label file \\(magic 2049 expected\\)",
+    ),
+    "truncated": (
+        lambda root: corrupt(root, "t10k-images-idx3-ubyte", (root / "t10k-images-idx3-ubyte").read_bytes()[:-5]),
+        "t10k-images-idx3-ubyte: holds 15675 bytes of images where its header \\(20 x 28 x 28\\) promises",
+    ),
+    "short header": (
+        lambda root: corrupt(root, "t10k-labels-idx1-ubyte", bytes([0, 0, 8, 1, 0])),
+        "t10k-labels-idx1-ubyte: its IDX header is cut short",
+    ),
+    "label count": (
+        lambda root: write_idx(root / "train-labels-idx1-ubyte", np.zeros(49, np.uint8)),
+        "train-labels-idx1-ubyte: 49 labels for the 50 images",
+    ),
+    "label value": (
+        lambda root: write_idx(root / "t10k-labels-idx1-ubyte", np.full(20, 10, np.uint8)),
+        "t10k-labels-idx1-ubyte: label 10 is not one of the 10 classes",
+    ),
+    "bad gzip": (
+        lambda root: (
+            (root / "t10k-labels-idx1-ubyte").unlink(),
+            corrupt(root, "t10k-labels-idx1-ubyte.gz", b"not gzip at all"),
+        ),
+        "t10k-labels-idx1-ubyte.gz: cannot be read",
+    ),
 }
 
 
@@ -183,7 +198,7 @@ def test_cifar_batches_load_from_the_folder_or_its_parent(given, protocol, tmp_p
     x, y = data.splits["test"]
     pixels, labels = written["test_batch"]
     assert x.shape == (10, 3, 32, 32) and y.tolist() == labels
-    assert x[3, 1, 5, 7] == pixels[3, 1024 + 5 * 32 + 7] / 255      # green plane, row 5, column 7
+    assert x[3, 1, 5, 7] == pixels[3, 1024 + 5 * 32 + 7] / 255  # green plane, row 5, column 7
     assert [len(data.splits[s][1]) for s in ("train", "val")] == [45, 5]
 
 
@@ -213,19 +228,36 @@ def test_a_malicious_cifar_pickle_is_refused(tmp_path):
 CIFAR_PROBLEMS = {
     "missing batch": (lambda folder: (folder / "data_batch_5").unlink(), "data_batch_5: no such file"),
     "missing meta": (lambda folder: (folder / "batches.meta").unlink(), "batches.meta: no such file"),
-    "not a pickle": (lambda folder: (folder / "test_batch").write_bytes(b"\x00garbage"),
-                     "test_batch: not a readable pickle"),
-    "not a batch": (lambda folder: (folder / "data_batch_2").write_bytes(pickle.dumps([1, 2, 3])),
-                    "data_batch_2: not a CIFAR-10 batch"),
-    "wrong image size": (lambda folder: (folder / "data_batch_1").write_bytes(pickle.dumps(
-        {"data": np.zeros((10, 784), np.uint8), "labels": [0] * 10})), "data_batch_1: not a CIFAR-10 batch"),
-    "label count": (lambda folder: (folder / "test_batch").write_bytes(pickle.dumps(
-        {"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9})), "test_batch: 9 labels for 10 images"),
-    "label value": (lambda folder: (folder / "test_batch").write_bytes(pickle.dumps(
-        {"data": np.zeros((2, 3072), np.uint8), "labels": [0, 12]})),
-                    "test_batch: labels run from 0 to 12, not within the 10 classes"),
-    "bad meta": (lambda folder: (folder / "batches.meta").write_bytes(pickle.dumps({"names": CIFAR_CLASSES})),
-                 "batches.meta: not CIFAR-10 metadata"),
+    "not a pickle": (
+        lambda folder: (folder / "test_batch").write_bytes(b"\x00garbage"),
+        "test_batch: not a readable pickle",
+    ),
+    "not a batch": (
+        lambda folder: (folder / "data_batch_2").write_bytes(pickle.dumps([1, 2, 3])),
+        "data_batch_2: not a CIFAR-10 batch",
+    ),
+    "wrong image size": (
+        lambda folder: (folder / "data_batch_1").write_bytes(
+            pickle.dumps({"data": np.zeros((10, 784), np.uint8), "labels": [0] * 10})
+        ),
+        "data_batch_1: not a CIFAR-10 batch",
+    ),
+    "label count": (
+        lambda folder: (folder / "test_batch").write_bytes(
+            pickle.dumps({"data": np.zeros((10, 3072), np.uint8), "labels": [0] * 9})
+        ),
+        "test_batch: 9 labels for 10 images",
+    ),
+    "label value": (
+        lambda folder: (folder / "test_batch").write_bytes(
+            pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [0, 12]})
+        ),
+        "test_batch: labels run from 0 to 12, not within the 10 classes",
+    ),
+    "bad meta": (
+        lambda folder: (folder / "batches.meta").write_bytes(pickle.dumps({"names": CIFAR_CLASSES})),
+        "batches.meta: not CIFAR-10 metadata",
+    ),
 }
 
 
@@ -237,8 +269,9 @@ def test_a_malformed_cifar_file_is_one_clear_error(problem, tmp_path):
     damage(folder)
     with pytest.raises(ArchtrainError, match=message) as error:
         cifar(tmp_path)
-    assert str(folder) in str(error.value) and "data=cifar10 expects data.root to be cifar-10-batches-py" \
-        in str(error.value)
+    assert str(folder) in str(error.value) and "data=cifar10 expects data.root to be cifar-10-batches-py" in str(
+        error.value
+    )
 
 
 def write_folder(root, counts: dict[str, int]) -> None:
@@ -256,8 +289,17 @@ def write_folder(root, counts: dict[str, int]) -> None:
 
 
 def folder_data(root, channels: int = 3, **options):
-    return loaded(ImageFolder(root=str(root), image_size=12, channels=channels, batch_size=4, val_fraction=0.2,
-                              test_fraction=0.2, **options))
+    return loaded(
+        ImageFolder(
+            root=str(root),
+            image_size=12,
+            channels=channels,
+            batch_size=4,
+            val_fraction=0.2,
+            test_fraction=0.2,
+            **options,
+        )
+    )
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -273,7 +315,7 @@ def test_an_image_folder_loads_one_class_per_folder(channels, tmp_path):
     assert y.bincount().tolist() == [5, 4, 6]
     assert [len(data.splits[s][1]) for s in ("train", "val", "test")] == [9, 3, 3]
     again = folder_data(tmp_path, channels)
-    assert torch.equal(again.splits["val"][0], data.splits["val"][0])                   # seeded split
+    assert torch.equal(again.splits["val"][0], data.splits["val"][0])  # seeded split
 
 
 def test_image_folder_problems_name_the_folder_or_file(tmp_path):
@@ -310,8 +352,8 @@ def test_shapes_spec_and_images(channels):
     assert (spec.in_channels, spec.image_size, spec.in_features) == (channels, 20, channels * 400)
     x, y = shapes(channels=channels, samples=120, image_size=20, noise=0.0).generate()
     assert x.shape == (120, channels, 20, 20) and 0 <= x.min() and x.max() <= 1
-    assert y.bincount().tolist() == [20] * len(SHAPES)                      # balanced
-    contrast = (x.amax(dim=(2, 3)) - x.amin(dim=(2, 3))).amax(dim=1)       # every shape stands out
+    assert y.bincount().tolist() == [20] * len(SHAPES)  # balanced
+    contrast = (x.amax(dim=(2, 3)) - x.amin(dim=(2, 3))).amax(dim=1)  # every shape stands out
     assert contrast.min() >= 0.3
 
 
@@ -323,6 +365,7 @@ def test_shapes_draw_what_they_say():
     def centre_and_corner(shape):
         mask = draw_shape(shape, 32, (16, 16), 12, 0.0)
         return mask[16, 16], mask[16 + 7, 16 + 7]
+
     assert centre_and_corner("ring")[0] == 0 and centre_and_corner("circle")[0] == 1
     assert centre_and_corner("cross") == (1, 0) and centre_and_corner("square") == (1, 1)
 
@@ -330,7 +373,7 @@ def test_shapes_draw_what_they_say():
 def test_an_mlp_learns_shapes_well_above_chance(tmp_path):
     summary = train(tmp_path / "run", "model=mlp", "data=shapes", "trainer.max_epochs=5")
     assert summary["status"] == "completed"
-    assert summary["test"]["test/acc"] >= 0.7            # chance is 1/6
+    assert summary["test"]["test/acc"] >= 0.7  # chance is 1/6
 
 
 @pytest.mark.parametrize("data", ["mnist", "cifar10", "image_folder"])
@@ -347,8 +390,15 @@ def test_a_run_trains_on_image_files_end_to_end(data, tmp_path):
     else:
         root = tmp_path / "folders"
         write_folder(root, {"a": 8, "b": 8})
-    summary = train(tmp_path / "run", "model=lenet5", f"data={data}", f"data.root={root}", "data.normalize=true",
-                    "regularizer=[augment]", *QUICK)
+    summary = train(
+        tmp_path / "run",
+        "model=lenet5",
+        f"data={data}",
+        f"data.root={root}",
+        "data.normalize=true",
+        "regularizer=[augment]",
+        *QUICK,
+    )
     assert summary["status"] == "completed" and summary["exit_code"] == 0
     assert "test/acc" in summary["test"]
 
@@ -364,7 +414,7 @@ def test_augment_keeps_shape_and_flips_exactly(size, channels):
     images = torch.rand(16, channels, size, size)
     torch.manual_seed(0)
     still = Augment(crop_padding=0, flip=False, rotation=0, jitter=0)(images)
-    assert torch.allclose(still, images, atol=1e-5)                        # zero strength is identity
+    assert torch.allclose(still, images, atol=1e-5)  # zero strength is identity
     flipped = Augment(crop_padding=0, flip=True, rotation=0, jitter=0)(images)
     mirrored = [torch.allclose(out, image.flip(-1), atol=1e-5) for out, image in zip(flipped, images)]
     unchanged = [torch.allclose(out, image, atol=1e-5) for out, image in zip(flipped, images)]

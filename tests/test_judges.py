@@ -5,12 +5,12 @@ import json
 
 import pytest
 import torch
+from conftest import QUICK, train
 
 from archtrain.cli import main
 from archtrain.data.toys import Grid, MoonPoints, Ring, SwissRoll
 from archtrain.judges.classifier import judge_folder
 from archtrain.judges.toys import judge_points, modes_covered, near_mode_share
-from conftest import QUICK, train
 
 
 @pytest.mark.parametrize("cloud", [Ring, Grid, MoonPoints, SwissRoll])
@@ -28,7 +28,7 @@ def test_real_toy_data_covers_every_mode_and_a_collapsed_set_one(cloud):
 def test_a_mode_counts_only_with_enough_samples_near_it():
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
     near_first = torch.zeros(100, 2)
-    one_stray = torch.cat([near_first, torch.tensor([[10.0, 0.0]])])        # 1 of 101: under a fifth of 50
+    one_stray = torch.cat([near_first, torch.tensor([[10.0, 0.0]])])  # 1 of 101: under a fifth of 50
     assert modes_covered(near_first, centres, std=0.1) == 1 == modes_covered(one_stray, centres, std=0.1)
     far = torch.full((100, 2), 5.0)
     assert near_mode_share(far, centres, std=0.1) == 0.0 and modes_covered(far, centres, std=0.1) == 0
@@ -58,7 +58,7 @@ def test_the_domain_fid_floor_is_far_below_the_noise_baseline(digits_judge):
     from archtrain.judges.images import judge_images
 
     data, judge = digits_judge
-    assert judge.cfg.model.name == "mlp" and judge_classifier(data).cfg == judge.cfg       # cached: the same run
+    assert judge.cfg.model.name == "mlp" and judge_classifier(data).cfg == judge.cfg  # cached: the same run
     digits = build_datamodule(data, seed=0)
     digits.setup()
     real = judge_images(digits.splits["val"][0], digits.splits, digits.spec, judge)
@@ -97,15 +97,18 @@ def test_sample_writes_a_tensor_and_a_picture_and_judges_them(gan_run, tmp_path,
     scores = json.loads((tmp_path / "samples_judge.json").read_text())
     assert scores.keys() == {"modes_covered", "modes", "near_mode", "mmd"} and scores["modes"] == 8
     assert sample(f"run={gan_run}", "n=300", f"out={tmp_path / 'again'}") == 0
-    assert torch.equal(torch.load(tmp_path / "again" / "samples.pt"), points)      # the same seed, the same samples
+    assert torch.equal(torch.load(tmp_path / "again" / "samples.pt"), points)  # the same seed, the same samples
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["n=0"], "n=0: must be a whole number of at least 1"),
-    (["class=3"], "class=3: model=gan_mlp is not conditional"),
-    (["class=-1"], "class=-1: must be a whole number of at least 0"),
-    (["colour=red"], "archtrain sample takes run=, n=,"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["n=0"], "n=0: must be a whole number of at least 1"),
+        (["class=3"], "class=3: model=gan_mlp is not conditional"),
+        (["class=-1"], "class=-1: must be a whole number of at least 0"),
+        (["colour=red"], "archtrain sample takes run=, n=,"),
+    ],
+)
 def test_bad_sample_arguments_are_one_line(gan_run, arguments, message, capsys):
     assert sample(f"run={gan_run}", *arguments) == 2
     error = capsys.readouterr().err
@@ -113,7 +116,7 @@ def test_bad_sample_arguments_are_one_line(gan_run, arguments, message, capsys):
 
 
 def test_a_run_that_does_not_generate_is_refused_in_one_line(digits_judge, capsys):
-    _, judge = digits_judge                         # the judge is an ordinary classify run
+    _, judge = digits_judge  # the judge is an ordinary classify run
     assert sample(f"run={judge_folder(judge.cfg.data)}") == 2
     error = capsys.readouterr().err
     assert "is a task=classify run, which does not generate" in error and error.count("\n") == 1

@@ -1,11 +1,11 @@
 """`archtrain list models|data`: what the zoo and the datasets offer, as tables."""
 
+from conftest import cli
 from omegaconf import OmegaConf
 
 from archtrain.catalog import CONF, options
 from archtrain.data.images import Digits
 from archtrain.models import build_net, count_parameters
-from conftest import cli
 
 
 def test_list_models_shows_every_model_with_its_paper_and_size(workdir):

@@ -1,9 +1,9 @@
 """Every model trains a few steps on its own default data and writes a complete run."""
 
 import pytest
+from conftest import QUICK, train
 
 from archtrain.catalog import shipped
-from conftest import QUICK, train
 
 
 @pytest.mark.parametrize("model", shipped("model"))
@@ -13,8 +13,15 @@ def test_model_trains_on_its_default_data(model, tmp_path):
     assert summary["status"] == "completed", summary["error"]
     assert summary["exit_code"] == 0
     assert summary["test"], "the best checkpoint was not evaluated on the test split"
-    for name in ("config.yaml", "metrics.csv", "summary.json", "learning_curve.png", "train.log",
-                 "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
+    for name in (
+        "config.yaml",
+        "metrics.csv",
+        "summary.json",
+        "learning_curve.png",
+        "train.log",
+        "checkpoints/last.ckpt",
+        "checkpoints/best.ckpt",
+    ):
         assert (run / name).is_file(), name
 
 
@@ -22,4 +29,4 @@ def test_language_model_writes_a_text_sample(tmp_path):
     summary = train(tmp_path / "gpt", "model=gpt", *QUICK, "task.sample_length=50")
     sample = (tmp_path / "gpt" / "samples.txt").read_text()
     assert summary["files"]["samples"].endswith("samples.txt")
-    assert len(sample) == 8 + 50            # the prompt and the generated characters
+    assert len(sample) == 8 + 50  # the prompt and the generated characters

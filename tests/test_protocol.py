@@ -5,29 +5,34 @@ import pytest
 import torch
 from hydra.utils import get_class
 from omegaconf import OmegaConf
+from test_vision_models import SMALL as SMALL_CNNS
 
 from archtrain.catalog import CONF, shipped
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 from archtrain.models import accepted_arguments, build_net
 from archtrain.models.protocol import Head, Network
-from test_vision_models import SMALL as SMALL_CNNS
 
 CONFIGS = shipped("model")
-ADVERSARIAL = {"gan_mlp", "dcgan"}      # a generator and a discriminator, which the gan task drives itself
-GRAPHS = {name for name in CONFIGS if "graph" in OmegaConf.load(CONF / "model" / f"{name}.yaml").inputs}  # test_graphs.py
-ENERGY_BASED = {"rbm", "hopfield", "modern_hopfield"}   # sampled or recalled, no head: their own tasks drive them
-DENOISERS = {"ddpm", "ddpm_mlp"}        # predict the noise in their input: the diffusion task drives them
+ADVERSARIAL = {"gan_mlp", "dcgan"}  # a generator and a discriminator, which the gan task drives itself
+GRAPHS = {
+    name for name in CONFIGS if "graph" in OmegaConf.load(CONF / "model" / f"{name}.yaml").inputs
+}  # test_graphs.py
+ENERGY_BASED = {"rbm", "hopfield", "modern_hopfield"}  # sampled or recalled, no head: their own tasks drive them
+DENOISERS = {"ddpm", "ddpm_mlp"}  # predict the noise in their input: the diffusion task drives them
 NO_HEAD = ADVERSARIAL | ENERGY_BASED | DENOISERS
 MODELS = [name for name in CONFIGS if name not in NO_HEAD | GRAPHS]
-MAP_FEATURES = {"squeezenet"}   # no dense layer: its head reads the feature map (batch, channels, height, width)
+MAP_FEATURES = {"squeezenet"}  # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5
 # Small widths keep every build under a second.
 SMALL = {
     **SMALL_CNNS,
     "mlp": {"width": 16},
-    "snn": {"width": 16, "time_steps": 3}, "rbf": {"centres": 4},
-    "rnn": {"hidden_size": 8}, "lstm": {"hidden_size": 8}, "gru": {"hidden_size": 8, "bidirectional": True},
+    "snn": {"width": 16, "time_steps": 3},
+    "rbf": {"centres": 4},
+    "rnn": {"hidden_size": 8},
+    "lstm": {"hidden_size": 8},
+    "gru": {"hidden_size": 8, "bidirectional": True},
     "tcn": {"channels": 8, "levels": 2},
     "vit": {"d_model": 16, "num_layers": 1, "num_heads": 2},
     "gpt": {"d_model": 16, "num_layers": 1, "num_heads": 2},
@@ -35,7 +40,7 @@ SMALL = {
     "transformer": {"d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "num_heads": 2},
     "seq2seq_attention": {"hidden_size": 8},
 }
-SPECS = {       # a model's first kind of input -> the data it reads
+SPECS = {  # a model's first kind of input -> the data it reads
     "vector": DataSpec(in_features=20, num_classes=CLASSES),
     "image": DataSpec(in_channels=1, image_size=8, in_features=64, num_classes=CLASSES),
     "series": DataSpec(in_features=2, out_features=1, seq_len=TIME),
@@ -51,7 +56,8 @@ def inputs(kind: str) -> tuple[torch.Tensor, ...]:
         "vector": (torch.randn(BATCH, 20),),
         "image": (torch.rand(BATCH, 1, 8, 8),),
         "series": (torch.randn(BATCH, TIME, 2),),
-        "text": (tokens,), "masked_text": (tokens,),
+        "text": (tokens,),
+        "masked_text": (tokens,),
         "pairs": (tokens, tokens[:, :-1]),
     }[kind]
 
@@ -88,9 +94,9 @@ def test_every_model_is_its_head_on_its_features(name, per_step):
     leading = (BATCH, x[-1].shape[1]) if per_step else (BATCH,)
     with torch.no_grad():
         features = net.features(*x)
-        width = features.shape[1:2] if name in MAP_FEATURES else features.shape[len(leading):]
+        width = features.shape[1:2] if name in MAP_FEATURES else features.shape[len(leading) :]
         assert features.ndim == (4 if name in MAP_FEATURES else len(leading) + 1)
-        assert features.shape[:len(leading)] == leading and tuple(width) == (net.num_features,)
+        assert features.shape[: len(leading)] == leading and tuple(width) == (net.num_features,)
         out = net(*x)
         assert out.shape == (*leading, outputs)
         torch.testing.assert_close(out, net.head(features))
@@ -105,7 +111,9 @@ def test_a_readout_the_model_lacks_is_a_one_line_error(name):
     with pytest.raises(ArchtrainError) as error:
         build_net(cfg, SPECS[cfg.inputs[0]], Head(VOCAB, per_step=not gives))
     per = {False: "example", True: "position"}
-    assert str(error.value) == f"model={name} gives one output per {per[gives]}; this task needs one per {per[not gives]}"
+    assert (
+        str(error.value) == f"model={name} gives one output per {per[gives]}; this task needs one per {per[not gives]}"
+    )
 
 
 def test_gpt_keeps_its_head_tied_to_the_token_embedding():

@@ -10,7 +10,6 @@ import time
 
 import pytest
 import torch
-
 from conftest import QUICK, cli, resume, train
 
 # Dropout and shuffling on: the cases where a naive resume diverges.
@@ -28,7 +27,7 @@ def same_weights(a, b) -> bool:
 def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path):
     whole = train(tmp_path / "whole", *RUN)
     part = train(tmp_path / "part", *RUN, "checkpoint.every_n_steps=7", "trainer.max_steps=63")
-    assert part["steps"] == 63 and 63 % 40 != 0                   # stopped inside the second epoch
+    assert part["steps"] == 63 and 63 % 40 != 0  # stopped inside the second epoch
     resumed = resume(tmp_path / "part", "trainer.max_steps=-1")
     assert resumed["steps"] == whole["steps"] == 120
     assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "part"))
@@ -37,9 +36,15 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path):
 
 def start(args, cwd):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "archtrain", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "archtrain", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def wait_for_training(process, run_dir, timeout=120):
@@ -88,10 +93,10 @@ def test_sigkill_at_random_moments_never_loses_the_run(workdir):
 def test_a_damaged_last_checkpoint_falls_back_to_an_intact_one(tmp_path):
     train(tmp_path / "run", *RUN)
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])       # truncated
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # truncated
     summary = resume(tmp_path / "run", "trainer.max_epochs=4")
     assert summary["status"] == "completed" and summary["epochs"] == 4
-    assert torch.load(last, weights_only=True)["epoch"] == 4              # rewritten whole, at the run's end
+    assert torch.load(last, weights_only=True)["epoch"] == 4  # rewritten whole, at the run's end
 
 
 class Payload:
@@ -103,7 +108,9 @@ def test_a_checkpoint_carrying_pickled_objects_is_refused(tmp_path):
     checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=True)
     checkpoint["extra"] = Payload()
     torch.save(checkpoint, tmp_path / "evil.ckpt")
-    summary = train(tmp_path / "new", "data=iris", "transform=[weights]", f"transform.weights.path={tmp_path / 'evil.ckpt'}", *QUICK)
+    summary = train(
+        tmp_path / "new", "data=iris", "transform=[weights]", f"transform.weights.path={tmp_path / 'evil.ckpt'}", *QUICK
+    )
     assert summary["exit_code"] == 2 and "pickled objects" in summary["error"]
 
 
@@ -119,7 +126,7 @@ def test_a_non_finite_loss_stops_the_run_as_diverged(tmp_path):
     assert summary["status"] == "diverged" and summary["exit_code"] == 3
     assert "at step" in summary["error"]
     kept = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
-    assert kept["global_step"] >= 1                                  # the steps before it are kept
+    assert kept["global_step"] >= 1  # the steps before it are kept
     assert all(torch.isfinite(t).all() for t in kept["state_dict"].values())
 
 
@@ -128,14 +135,17 @@ def test_resume_refuses_to_change_what_the_checkpoint_restores(tmp_path, capsys)
     before = (tmp_path / "run" / "summary.json").read_text()
     summary = resume(tmp_path / "run", "optim.lr=0.5")
     assert summary["exit_code"] == 2 and "resume cannot change optim.lr=0.5" in capsys.readouterr().err
-    assert (tmp_path / "run" / "summary.json").read_text() == before          # the finished run is untouched
+    assert (tmp_path / "run" / "summary.json").read_text() == before  # the finished run is untouched
 
 
-@pytest.mark.parametrize("override, message", [
-    ("optim.lr=-0.1", "optim.lr=-0.1: must be positive"),
-    ("data.batch_size=0", "data.batch_size=0: must be at least 1"),
-    ("trainer.max_epochs=abc", "could not be converted to Integer"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("optim.lr=-0.1", "optim.lr=-0.1: must be positive"),
+        ("data.batch_size=0", "data.batch_size=0: must be at least 1"),
+        ("trainer.max_epochs=abc", "could not be converted to Integer"),
+    ],
+)
 def test_out_of_range_and_mistyped_values_are_one_line(override, message, workdir):
     out = cli(override, cwd=workdir)
     assert out.returncode == 2 and message in out.stderr
@@ -144,7 +154,7 @@ def test_out_of_range_and_mistyped_values_are_one_line(override, message, workdi
 
 def test_resume_needs_only_the_checkpoints(tmp_path):
     train(tmp_path / "run", *RUN, "trainer.max_epochs=1")
-    (tmp_path / "run" / "config.yaml").unlink()                     # the config inside the checkpoint suffices
+    (tmp_path / "run" / "config.yaml").unlink()  # the config inside the checkpoint suffices
     summary = resume(tmp_path / "run", "trainer.max_epochs=2")
     assert summary["status"] == "completed" and summary["epochs"] == 2
 
@@ -165,7 +175,7 @@ def test_weights_that_are_no_longer_finite_are_never_saved():
 
     net = torch.nn.Linear(2, 2)
     trainer = SimpleNamespace(global_step=7, current_epoch=0, checkpoint_callbacks=[])
-    DivergenceGuard().on_save_checkpoint(trainer, net, {})            # finite: saved as usual
+    DivergenceGuard().on_save_checkpoint(trainer, net, {})  # finite: saved as usual
     with torch.no_grad():
         net.weight[0, 0] = float("inf")
     with pytest.raises(Diverged, match="weights became non-finite by step 7"):

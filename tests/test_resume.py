@@ -1,7 +1,6 @@
 """A run stopped after some epochs and resumed ends exactly where the uninterrupted run ends."""
 
 import torch
-
 from conftest import resume, train
 
 COMMON = ["model=mlp", "data=digits", "regularizer=[dropout]", "model.width=64"]
@@ -17,7 +16,7 @@ def test_resumed_run_matches_the_uninterrupted_run(tmp_path):
     resumed = resume(tmp_path / "part", "trainer.max_epochs=4")
 
     assert resumed["status"] == "completed"
-    assert resumed["files"]["run"] == str(tmp_path / "part")     # the same directory goes on
+    assert resumed["files"]["run"] == str(tmp_path / "part")  # the same directory goes on
     a, b = weights(tmp_path / "whole"), weights(tmp_path / "part")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)

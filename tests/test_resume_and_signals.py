@@ -13,16 +13,23 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import QUICK, resume, train
 
 import archtrain.train
 from archtrain.tasks.base import Task
-from conftest import QUICK, resume, train
 
 # Dropout and shuffling on (the cases where a naive resume differs), two short epochs.
-SHORT = ["model=mlp", "data=digits", "model.width=32", "trainer.max_epochs=2", "trainer.limit_train_batches=8",
-         "trainer.limit_val_batches=2", "trainer.limit_test_batches=2"]
+SHORT = [
+    "model=mlp",
+    "data=digits",
+    "model.width=32",
+    "trainer.max_epochs=2",
+    "trainer.limit_train_batches=8",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+]
 DROPOUT = ["regularizer=[dropout]"]
-ACCUMULATE = ["regularizer=[dropout,accumulate]"]          # windows of 4 batches
+ACCUMULATE = ["regularizer=[dropout,accumulate]"]  # windows of 4 batches
 
 
 def checkpoint(run_dir, name="last"):
@@ -41,6 +48,7 @@ def metric_rows(run_dir) -> list[dict]:
 
 # --- resume overrides ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished quick run on iris."""
@@ -53,23 +61,26 @@ def files_of(run_dir) -> dict:
     return {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
 
 
-@pytest.mark.parametrize("override, message", [
-    ("trainer.max_epochs=abc", "trainer.max_epochs=abc: must be an integer"),
-    ("trainer.max_steps=-5", "trainer.max_steps=-5: must be an integer of at least 1"),
-    ("trainer.limit_train_batches=-1", "trainer.limit_train_batches=-1"),
-    ("checkpoint.every_n_steps=0", "checkpoint.every_n_steps=0"),
-    ("trainer.nope=1", "cannot apply trainer.nope=1"),
-    ("seed=3", "resume cannot change seed=3: the seed decides the data split"),
-    ("task.label_smoothing=0.1", "resume cannot change task.label_smoothing=0.1"),
-    ("transform=[weights]", "resume cannot change transform=[weights]"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.max_epochs=abc", "trainer.max_epochs=abc: must be an integer"),
+        ("trainer.max_steps=-5", "trainer.max_steps=-5: must be an integer of at least 1"),
+        ("trainer.limit_train_batches=-1", "trainer.limit_train_batches=-1"),
+        ("checkpoint.every_n_steps=0", "checkpoint.every_n_steps=0"),
+        ("trainer.nope=1", "cannot apply trainer.nope=1"),
+        ("seed=3", "resume cannot change seed=3: the seed decides the data split"),
+        ("task.label_smoothing=0.1", "resume cannot change task.label_smoothing=0.1"),
+        ("transform=[weights]", "resume cannot change transform=[weights]"),
+    ],
+)
 def test_a_bad_resume_override_is_one_line_and_writes_nothing(finished, override, message, capsys):
     before = files_of(finished)
     summary = resume(finished, override)
     err = capsys.readouterr().err
     assert summary["exit_code"] == 2 and message in err, err
     assert err.strip().count("\n") == 0 and "Traceback" not in err
-    assert files_of(finished) == before                       # config.yaml and summary.json untouched
+    assert files_of(finished) == before  # config.yaml and summary.json untouched
     assert summary["status"] == "completed"
 
 
@@ -89,10 +100,11 @@ def test_a_fixed_length_schedule_refuses_a_new_length_and_resumes_with_its_own(t
     summary = resume(run_dir, "trainer.max_epochs=3")
     assert summary["exit_code"] == 2 and summary["status"] == "completed"
     assert "the run's onecycle schedule was fixed to its length" in capsys.readouterr().err
-    assert resume(run_dir, "trainer.max_epochs=1")["status"] == "completed"      # the same length is fine
+    assert resume(run_dir, "trainer.max_epochs=1")["status"] == "completed"  # the same length is fine
 
 
 # --- last.ckpt ----------------------------------------------------------------------------------
+
 
 def test_last_checkpoint_is_the_last_state_and_an_extension_appends_only_new_epochs(tmp_path):
     """With this rate, iris's validation loss is best at epoch 3 of 10: Lightning's save_last would
@@ -100,20 +112,21 @@ def test_last_checkpoint_is_the_last_state_and_an_extension_appends_only_new_epo
     run_dir, common = tmp_path / "run", ["data=iris", "optim.lr=0.1", "scheduler=step", "regularizer=[dropout]"]
     summary = train(run_dir, *common, "trainer.max_epochs=10")
     last, best = checkpoint(run_dir), checkpoint(run_dir, "best")
-    assert best["global_step"] < summary["steps"]                       # validation stopped improving
+    assert best["global_step"] < summary["steps"]  # validation stopped improving
     assert (last["epoch"], last["global_step"]) == (summary["epochs"], summary["steps"]) == (10, 60)
     rows = metric_rows(run_dir)
 
     extended = resume(run_dir, "trainer.max_epochs=12")
     assert extended["status"] == "completed" and extended["steps"] == 72
-    new_rows = metric_rows(run_dir)[len(rows):]
-    assert metric_rows(run_dir)[:len(rows)] == rows
-    assert sorted({row["epoch"] for row in new_rows if not row["test/acc"]}) == ["10", "11"]   # each once
+    new_rows = metric_rows(run_dir)[len(rows) :]
+    assert metric_rows(run_dir)[: len(rows)] == rows
+    assert sorted({row["epoch"] for row in new_rows if not row["test/acc"]}) == ["10", "11"]  # each once
     assert checkpoint(run_dir)["global_step"] == 72
     assert same_weights(run_dir, train(tmp_path / "whole", *common, "trainer.max_epochs=12")["files"]["run"])
 
 
 # --- signals in every phase ---------------------------------------------------------------------
+
 
 def signal_once(monkeypatch, owner, name: str, number: int, when=lambda *args: True) -> None:
     """Make `owner.name` send `number` to this process the first time `when(*its arguments)` holds."""
@@ -141,15 +154,17 @@ def sanity_checking(task, batch, batch_idx):
     return task.trainer.sanity_checking
 
 
-PHASES = {   # where the signal lands: (owner, the function that sends it, when)
+PHASES = {  # where the signal lands: (owner, the function that sends it, when)
     "start-up": (archtrain.train, "assemble", lambda *args: True),
     "sanity check": (Task, "validation_step", sanity_checking),
     "test": (Task, "test_step", lambda *args: True),
 }
 
 
-@pytest.mark.parametrize("phase, number", [("start-up", signal.SIGINT), ("sanity check", signal.SIGTERM),
-                                           ("test", signal.SIGTERM), ("test", signal.SIGINT)])
+@pytest.mark.parametrize(
+    "phase, number",
+    [("start-up", signal.SIGINT), ("sanity check", signal.SIGTERM), ("test", signal.SIGTERM), ("test", signal.SIGINT)],
+)
 def test_a_signal_in_any_phase_stops_as_interrupted_and_resumes_exactly(phase, number, whole, tmp_path, monkeypatch):
     signal_once(monkeypatch, *PHASES[phase][:2], number, PHASES[phase][2])
     stopped = train(tmp_path / "run", *SHORT, *DROPOUT)
@@ -166,7 +181,7 @@ def test_a_signal_in_any_phase_stops_as_interrupted_and_resumes_exactly(phase, n
 def test_a_signal_inside_an_accumulation_window_stops_at_its_end_and_resumes_exactly(whole, tmp_path, monkeypatch):
     signal_once(monkeypatch, Task, "training_step", signal.SIGTERM, lambda task, batch, index: index == 5)
     stopped = train(tmp_path / "run", *SHORT, *ACCUMULATE)
-    assert stopped["exit_code"] == 143 and "stopped at step 2 (epoch 0)" in stopped["error"]   # after batch 7
+    assert stopped["exit_code"] == 143 and "stopped at step 2 (epoch 0)" in stopped["error"]  # after batch 7
     monkeypatch.undo()
     assert resume(tmp_path / "run")["status"] == "completed"
     assert same_weights(tmp_path / "run", whole / "accumulate")
@@ -174,11 +189,17 @@ def test_a_signal_inside_an_accumulation_window_stops_at_its_end_and_resumes_exa
 
 def test_ctrl_c_at_start_up_is_one_line_and_the_run_resumes(workdir):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "archtrain", "data=iris", *QUICK, "hydra.run.dir=run"],
-                               cwd=workdir, env=env, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archtrain", "data=iris", *QUICK, "hydra.run.dir=run"],
+        cwd=workdir,
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
-    while not (workdir / "run").exists() and time.monotonic() < deadline:        # Hydra has made the run's folder
+    while not (workdir / "run").exists() and time.monotonic() < deadline:  # Hydra has made the run's folder
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=300)
@@ -189,6 +210,7 @@ def test_ctrl_c_at_start_up_is_one_line_and_the_run_resumes(workdir):
 
 
 # --- optimizers ---------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_lbfgs_on_digits_stays_finite_at_the_default_thread_count(tmp_path):

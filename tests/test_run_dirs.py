@@ -10,16 +10,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import cli, resume, train
 from omegaconf import OmegaConf
 
 from archtrain.cli import main
 from archtrain.errors import ArchtrainError
 from archtrain.runs import new_dir
-from conftest import cli, resume, train
 
-STARTED = datetime(2030, 1, 2, 3, 4, 5)          # the second every run below starts in
-TINY = ["progress_bar=false", "model.width=16", "trainer.max_epochs=1", "trainer.limit_train_batches=2",
-        "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
+STARTED = datetime(2030, 1, 2, 3, 4, 5)  # the second every run below starts in
+TINY = [
+    "progress_bar=false",
+    "model.width=16",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+]
 
 
 # A clock stopped at STARTED, for Hydra's ${now:...}: in this process (monkeypatched) and, as a
@@ -32,10 +38,13 @@ class FrozenClock(datetime.datetime):
     def now(cls, tz=None):
         return cls{STARTED.timetuple()[:6]}
 """
-SITECUSTOMIZE = CLOCK + """
+SITECUSTOMIZE = (
+    CLOCK
+    + """
 import hydra.core.utils
 hydra.core.utils.datetime = FrozenClock
 """
+)
 
 
 def frozen_clock() -> type:
@@ -47,8 +56,14 @@ def frozen_clock() -> type:
 def start(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
     """`archtrain ARGS` in a new process, its stderr kept."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "archtrain", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "archtrain", *args],
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def summary(run: Path) -> dict:
@@ -65,10 +80,10 @@ def test_processes_started_in_the_same_second_get_their_own_directories(workdir)
     assert [process.returncode for process in processes] == [0, 0], errors
     runs = sorted((workdir / "outputs" / "runs" / "2030-01-02").iterdir())
     assert [run.name for run in runs] == ["03-04-05_mlp-digits", "03-04-05_mlp-digits-2"]
-    assert sorted(OmegaConf.load(run / "config.yaml").seed for run in runs) == [1, 2]    # one run each
+    assert sorted(OmegaConf.load(run / "config.yaml").seed for run in runs) == [1, 2]  # one run each
     for run in runs:
         rows = (run / "metrics.csv").read_text().splitlines()
-        assert summary(run)["status"] == "completed" and len(rows) == 1 + 2 + 1, rows   # header, epoch, test
+        assert summary(run)["status"] == "completed" and len(rows) == 1 + 2 + 1, rows  # header, epoch, test
 
 
 def test_runs_and_sweeps_in_one_process_in_the_same_second_get_their_own_directories(workdir, monkeypatch):
@@ -103,8 +118,8 @@ def test_a_live_run_is_locked_and_a_killed_one_is_not(workdir):
     refused = cli("resume=run", cwd=workdir)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
     assert f"archtrain process {process.pid} is training in it" in refused.stderr
-    same_dir = train(run, *TINY)                      # a new run told to use the same directory
-    assert same_dir["exit_code"] == 2 and same_dir["status"] == "running"    # the live run's summary, untouched
+    same_dir = train(run, *TINY)  # a new run told to use the same directory
+    assert same_dir["exit_code"] == 2 and same_dir["status"] == "running"  # the live run's summary, untouched
 
     process.kill()
     process.communicate(timeout=60)
@@ -126,10 +141,13 @@ def test_the_run_directory_is_always_inside_its_parent(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("every_n_steps, message", [
-    ("null", "it stopped before any checkpoint was written"),
-    ("1", "the checkpoints before it are kept"),
-])
+@pytest.mark.parametrize(
+    "every_n_steps, message",
+    [
+        ("null", "it stopped before any checkpoint was written"),
+        ("1", "the checkpoints before it are kept"),
+    ],
+)
 def test_divergence_says_whether_a_checkpoint_is_left(tmp_path, every_n_steps, message):
     ended = train(tmp_path / "run", *TINY, "optim=sgd", "optim.lr=1e30", f"checkpoint.every_n_steps={every_n_steps}")
     assert ended["status"] == "diverged" and ended["exit_code"] == 3

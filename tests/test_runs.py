@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import QUICK, train
 
 
@@ -24,7 +23,7 @@ def test_train_log_tells_the_run_from_start_to_end(tmp_path):
     train(tmp_path / "run", "model=mlp", "data=iris", "trainer.max_epochs=2")
     lines = (tmp_path / "run" / "train.log").read_text().splitlines()
     assert "starting" in lines[0] and "model=mlp data=iris task=classify" in lines[0]
-    assert "lr:" in "\n".join(lines)                                    # the config follows
+    assert "lr:" in "\n".join(lines)  # the config follows
     epochs = [line for line in lines if "] epoch " in line]
     assert any("epoch 1," in line and "val/acc" in line for line in epochs)
     assert any("train/loss" in line for line in epochs)
@@ -36,7 +35,9 @@ def test_the_weights_transform_starts_a_new_run_from_those_weights(tmp_path):
     train(tmp_path / "first", "model=mlp", "data=digits", "trainer.max_epochs=5")
     best = tmp_path / "first" / "checkpoints" / "best.ckpt"
     fresh = train(tmp_path / "fresh", "model=mlp", "data=digits", *QUICK)
-    warm = train(tmp_path / "warm", "model=mlp", "data=digits", "transform=[weights]", f"transform.weights.path={best}", *QUICK)
+    warm = train(
+        tmp_path / "warm", "model=mlp", "data=digits", "transform=[weights]", f"transform.weights.path={best}", *QUICK
+    )
     assert warm["status"] == "completed"
     assert warm["final"]["val/acc"] > fresh["final"]["val/acc"] + 0.2
 
@@ -44,7 +45,14 @@ def test_the_weights_transform_starts_a_new_run_from_those_weights(tmp_path):
 def test_weights_of_another_model_are_a_clear_error(tmp_path):
     train(tmp_path / "mlp", "model=mlp", "data=iris", *QUICK)
     best = tmp_path / "mlp" / "checkpoints" / "best.ckpt"
-    summary = train(tmp_path / "lenet", "model=lenet5", "data=digits", "transform=[weights]", f"transform.weights.path={best}", *QUICK)
+    summary = train(
+        tmp_path / "lenet",
+        "model=lenet5",
+        "data=digits",
+        "transform=[weights]",
+        f"transform.weights.path={best}",
+        *QUICK,
+    )
     assert summary["exit_code"] == 2
     assert "another shape" in summary["error"]
 
@@ -60,20 +68,28 @@ def test_mlflow_and_wandb_loggers_record_the_run(workdir):
     mlflow = pytest.importorskip("mlflow")
     pytest.importorskip("wandb")
     run = workdir / "run"
-    train(run, "model=mlp", "data=iris", "logger=[mlflow,wandb]", "scheduler=cosine", "trainer.max_epochs=3",
-          "trainer.limit_train_batches=2")
+    train(
+        run,
+        "model=mlp",
+        "data=iris",
+        "logger=[mlflow,wandb]",
+        "scheduler=cosine",
+        "trainer.max_epochs=3",
+        "trainer.limit_train_batches=2",
+    )
     client = mlflow.MlflowClient(tracking_uri=(workdir / "outputs" / "mlruns").as_uri())
     [logged] = client.search_runs([client.get_experiment_by_name("archtrain").experiment_id])
     assert logged.info.run_name == "run"
     assert logged.data.params["model.name"] == "mlp" and logged.data.params["optim.lr"] == "0.001"
     rates = [m.value for m in client.get_metric_history(logged.info.run_id, "train/lr")]
-    assert len(rates) == 3 and rates[0] > rates[-1]          # the schedule, epoch by epoch
+    assert len(rates) == 3 and rates[0] > rates[-1]  # the schedule, epoch by epoch
     assert "val/acc" in logged.data.metrics
     assert list((run / "wandb").glob("offline-run-*/run-*.wandb"))
 
 
 def test_a_logger_without_its_package_is_one_line(tmp_path, monkeypatch):
     import importlib.util
+
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else find_spec(name, *a))
     summary = train(tmp_path / "run", "model=mlp", "data=iris", "logger=mlflow", *QUICK)

@@ -3,10 +3,10 @@
 import math
 
 import pytest
+from conftest import QUICK, train
 from hydra import compose, initialize_config_module
 
 from archtrain.schema import register
-from conftest import QUICK, train
 
 register()
 
@@ -20,7 +20,7 @@ def test_sequence_models_beat_persistence_on_sunspots(model, tmp_path):
 def test_multi_step_forecast_reports_both_baselines(tmp_path):
     test = train(tmp_path / "h3", "model=lstm", "data=sunspots", "data.horizon=3")["test"]
     assert {"test/mae", "test/rmse", "test/persistence_mae", "test/ar_mae"} <= set(test)
-    assert test["test/ar_mae"] < test["test/persistence_mae"]      # the AR fit is a real baseline
+    assert test["test/ar_mae"] < test["test/persistence_mae"]  # the AR fit is a real baseline
     assert test["test/mae"] < test["test/persistence_mae"]
 
 
@@ -40,10 +40,13 @@ def test_a_csv_column_is_a_series_to_forecast(tmp_path):
     assert summary["test"]["test/mae"] < summary["test"]["test/persistence_mae"]
 
 
-@pytest.mark.parametrize("column, rows, message", [
-    ("price", [1.0] * 50, "has no column 'price'; its columns are day, value, note"),
-    ("value", [1.0] * 20 + ["n/a"] + [1.0] * 29, "non-numeric value at line 22"),
-])
+@pytest.mark.parametrize(
+    "column, rows, message",
+    [
+        ("price", [1.0] * 50, "has no column 'price'; its columns are day, value, note"),
+        ("value", [1.0] * 20 + ["n/a"] + [1.0] * 29, "non-numeric value at line 22"),
+    ],
+)
 def test_a_bad_csv_series_is_a_clear_error(column, rows, message, tmp_path):
     csv = tmp_path / "bad.csv"
     write_csv(csv, rows)
@@ -52,15 +55,18 @@ def test_a_bad_csv_series_is_a_clear_error(column, rows, message, tmp_path):
 
 
 def test_lstm_learns_a_short_adding_problem(tmp_path):
-    summary = train(tmp_path / "run", "model=lstm", "data=adding", "data.length=20", "data.train_size=4000",
-                    "trainer.max_epochs=4")
-    assert summary["test"]["test/loss"] < 0.02                   # predicting 1 scores 0.167
+    summary = train(
+        tmp_path / "run", "model=lstm", "data=adding", "data.length=20", "data.train_size=4000", "trainer.max_epochs=4"
+    )
+    assert summary["test"]["test/loss"] < 0.02  # predicting 1 scores 0.167
 
 
 @pytest.mark.slow
 def test_adding_problem_at_100_steps_needs_gates(tmp_path):
-    mse = {model: train(tmp_path / model, f"model={model}", "data=adding", "trainer.max_epochs=15")["test"]["test/loss"]
-           for model in ("lstm", "gru", "rnn")}
+    mse = {
+        model: train(tmp_path / model, f"model={model}", "data=adding", "trainer.max_epochs=15")["test"]["test/loss"]
+        for model in ("lstm", "gru", "rnn")
+    }
     assert mse["lstm"] < 0.01 and mse["gru"] < 0.01, mse
     assert mse["rnn"] > 0.1, mse
 
@@ -78,22 +84,36 @@ def test_a_bidirectional_language_model_is_refused(tmp_path):
 
 
 def test_attention_seq2seq_learns_to_reverse(tmp_path):
-    summary = train(tmp_path / "run", "model=seq2seq_attention", "data.min_len=4", "data.max_len=6",
-                    "data.train_size=3000", "optim.lr=0.003", "trainer.max_epochs=4")
+    summary = train(
+        tmp_path / "run",
+        "model=seq2seq_attention",
+        "data.min_len=4",
+        "data.max_len=6",
+        "data.train_size=3000",
+        "optim.lr=0.003",
+        "trainer.max_epochs=4",
+    )
     assert summary["test"]["test/exact"] > 0.8
 
 
 @pytest.mark.slow
 def test_additive_attention_reverses_20_digit_strings(tmp_path):
-    summary = train(tmp_path / "run", "model=seq2seq_attention", "model.attention=additive",
-                    "data.min_len=20", "data.max_len=20", "optim.lr=0.003", "trainer.max_epochs=8")
+    summary = train(
+        tmp_path / "run",
+        "model=seq2seq_attention",
+        "model.attention=additive",
+        "data.min_len=20",
+        "data.max_len=20",
+        "optim.lr=0.003",
+        "trainer.max_epochs=8",
+    )
     assert summary["test"]["test/exact"] >= 0.95
 
 
 @pytest.mark.parametrize("model", ["lstm", "tcn"])
 def test_sequence_classification_of_waveforms(model, tmp_path):
     summary = train(tmp_path / model, f"model={model}", "data=waveforms", "trainer.max_epochs=3")
-    assert summary["test"]["test/acc"] > 0.8                       # chance is 0.25
+    assert summary["test"]["test/acc"] > 0.8  # chance is 0.25
 
 
 def test_copy_task_trains_per_step_labels(tmp_path):

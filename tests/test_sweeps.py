@@ -28,9 +28,11 @@ def optuna_sweep(sweep, *overrides: str) -> tuple[list[dict], dict]:
 def test_an_optuna_search_samples_ranges_and_maximizes_accuracy(tmp_path):
     rows, result = optuna_sweep(tmp_path, "hydra.sweeper.n_trials=3", "optim.lr=tag(log, interval(0.001, 0.1))")
     assert len(rows) == 3 and {row["status"] for row in rows} == {"completed"}
-    rates = [float(next(o for o in row["overrides"].split() if o.startswith("optim.lr=")).split("=")[1]) for row in rows]
+    rates = [
+        float(next(o for o in row["overrides"].split() if o.startswith("optim.lr=")).split("=")[1]) for row in rows
+    ]
     assert all(0.001 <= rate <= 0.1 for rate in rates) and len(set(rates)) == 3
-    assert result["best_value"] == max(float(row["best"]) for row in rows)      # val/acc: maximized
+    assert result["best_value"] == max(float(row["best"]) for row in rows)  # val/acc: maximized
 
 
 def test_the_same_seed_samples_the_same_trials(tmp_path):
@@ -40,7 +42,7 @@ def test_the_same_seed_samples_the_same_trials(tmp_path):
 
 
 def test_the_direction_follows_the_tasks_key_metric():
-    task = lambda target: OmegaConf.create({"task": {"_target_": target}})       # noqa: E731
+    task = lambda target: OmegaConf.create({"task": {"_target_": target}})  # noqa: E731
     assert optuna_direction(task("archtrain.tasks.classify.Classify"), []) == ["hydra.sweeper.direction=maximize"]
     assert optuna_direction(task("archtrain.tasks.regress.Regress"), []) == ["hydra.sweeper.direction=minimize"]
     assert optuna_direction(task("archtrain.tasks.regress.Regress"), ["hydra.sweeper.direction=maximize"]) == []

@@ -51,10 +51,10 @@ def test_classification_loss_metrics_and_label_smoothing():
     task = Classify(nn.Identity(), DataSpec(in_features=3, num_classes=3), optim=None)
     assert task.loss((logits, labels)).item() == pytest.approx(F.cross_entropy(logits, labels).item())
     result = scores(task, (logits, labels))
-    assert result["acc"] == pytest.approx(0.75)                  # the third row is wrong
+    assert result["acc"] == pytest.approx(0.75)  # the third row is wrong
     assert result["loss"] == pytest.approx(F.cross_entropy(logits, labels).item(), rel=1e-6)
     smoothed = Classify(nn.Identity(), task.spec, optim=None, regularization=Regularization(label_smoothing=0.1))
-    assert smoothed.loss((logits, labels)) > task.loss((logits, labels))     # confident and right: smoothing costs
+    assert smoothed.loss((logits, labels)) > task.loss((logits, labels))  # confident and right: smoothing costs
 
 
 def test_regression_reports_mse_as_loss_and_mae():
@@ -65,16 +65,16 @@ def test_regression_reports_mse_as_loss_and_mae():
 
 
 def test_forecast_metrics_are_in_the_series_units_beside_its_baselines():
-    class LastValue(nn.Module):             # forecasts that the series stays where it is
+    class LastValue(nn.Module):  # forecasts that the series stays where it is
         def forward(self, past):
             return past[:, -1, :1]
 
     spec = DataSpec(in_features=1, out_features=1, seq_len=3, scale=(10.0, 2.0), autoregression=(0.0, 0.0, 1.0, 0.0))
     past, future = torch.tensor([[[0.0], [1.0], [2.0]]]), torch.tensor([[3.0]])
     result = scores(Forecast(LastValue(), spec, optim=None), (past, future))
-    assert result["mae"] == pytest.approx(2.0)                    # one standardized unit is 2 of the series'
-    assert result["persistence_mae"] == pytest.approx(2.0)        # the same guess as the model's
-    assert result["ar_mae"] == pytest.approx(2.0)                 # AR(3) weights (0, 0, 1): the last value
+    assert result["mae"] == pytest.approx(2.0)  # one standardized unit is 2 of the series'
+    assert result["persistence_mae"] == pytest.approx(2.0)  # the same guess as the model's
+    assert result["ar_mae"] == pytest.approx(2.0)  # AR(3) weights (0, 0, 1): the last value
     # 0.5*0 + 0.5*1 + 0*2 + 1 = 1.5, fed back: 0.5*1 + 0.5*2 + 0*1.5 + 1 = 2.5
     assert autoregressive(past[..., :1], (0.5, 0.5, 0.0, 1.0), 2).tolist() == [[1.5, 2.5]]
 
@@ -101,8 +101,8 @@ def test_seq2seq_exact_match_stops_at_the_end_of_the_target():
             return self.answer[:, :max_len]
 
     pad = 0
-    target = torch.tensor([[3, 4, 2, pad], [3, 3, 2, pad]])                # 2 is </s>; padding after it
-    answer = torch.tensor([[3, 4, 2, 1], [3, 4, 2, 1]])                    # what follows </s> does not count
+    target = torch.tensor([[3, 4, 2, pad], [3, 3, 2, pad]])  # 2 is </s>; padding after it
+    answer = torch.tensor([[3, 4, 2, 1], [3, 4, 2, 1]])  # what follows </s> does not count
     spec = DataSpec(vocab_size=5, max_len=4, special={"pad": pad, "bos": 1, "eos": 2})
     result = scores(Seq2Seq(Decoder(answer), spec, optim=None), (target, target, target))
     assert result["exact"] == pytest.approx(0.5)
@@ -128,12 +128,18 @@ def test_language_model_samples_the_requested_length():
     assert task.sample(torch.tensor([1, 2, 3]), task.sample_length).shape == (12,)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model=mlp", "data=iris", "task=regress"], "task=regress needs data with numeric targets"),
-    (["model=lstm", "data=sunspots", "regularizer=[label_smoothing]"], "label_smoothing applies to cross-entropy"),
-    (["model=mlp", "data=iris", "regularizer=[augment]"], "augment applies to image classification, not to classify on vector"),
-    (["model=lstm", "data=text", "model.bidirectional=true"], "a language model reads one way"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model=mlp", "data=iris", "task=regress"], "task=regress needs data with numeric targets"),
+        (["model=lstm", "data=sunspots", "regularizer=[label_smoothing]"], "label_smoothing applies to cross-entropy"),
+        (
+            ["model=mlp", "data=iris", "regularizer=[augment]"],
+            "augment applies to image classification, not to classify on vector",
+        ),
+        (["model=lstm", "data=text", "model.bidirectional=true"], "a language model reads one way"),
+    ],
+)
 def test_each_task_refuses_what_it_cannot_train(overrides, message):
     from archtrain.data import build_datamodule
 
@@ -152,7 +158,7 @@ def test_every_dataset_picks_a_task_and_the_command_line_wins():
 def test_a_model_can_pin_its_task_and_a_task_needing_a_head_refuses_a_model_without_one():
     from archtrain.models import build_net
 
-    assert config("model=gan_mlp", "data=moons").task.name == "gan"       # the model's choice beats the data's
+    assert config("model=gan_mlp", "data=moons").task.name == "gan"  # the model's choice beats the data's
     cfg = config("model=gan_mlp", "data=iris", "task=classify")
     with pytest.raises(ArchtrainError, match="model=gan_mlp has no output head"):
         build_net(cfg.model, DataSpec(in_features=4, num_classes=3), Classify.head(DataSpec(num_classes=3)))

@@ -4,6 +4,7 @@ import csv
 
 import pytest
 import torch
+from conftest import QUICK, cli, train
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
@@ -12,7 +13,6 @@ from archtrain.catalog import options
 from archtrain.models import build_net
 from archtrain.schema import register
 from archtrain.training.optim import parameter_groups
-from conftest import QUICK, cli, train
 
 register()
 
@@ -33,7 +33,7 @@ def test_every_optimizer_learns_digits_in_one_sweep(workdir):
     assert len(rows) == len(options("optim")) == 8
     for row in rows:
         assert row["status"] == "completed", row
-        assert float(row["test"]) > 0.8, row        # chance is 0.1
+        assert float(row["test"]) > 0.8, row  # chance is 0.1
 
 
 def test_momentum_beats_plain_sgd_at_equal_steps(tmp_path):
@@ -46,10 +46,19 @@ def test_momentum_beats_plain_sgd_at_equal_steps(tmp_path):
 
 @pytest.mark.slow
 def test_dropout_and_weight_decay_narrow_the_train_test_gap(tmp_path):
-    small = ["model=mlp", "data=moons", "model.width=512", "model.depth=3", "optim.lr=0.003",
-             "trainer.max_epochs=300"]              # 100 noisy training points, a 530k-parameter network
-    runs = {"plain": [], "dropout": ["regularizer=[dropout]", "regularizer.dropout=0.5"],
-            "weight_decay": ["optim=adamw", "regularizer=[weight_decay]", "regularizer.weight_decay.value=1.0"]}
+    small = [
+        "model=mlp",
+        "data=moons",
+        "model.width=512",
+        "model.depth=3",
+        "optim.lr=0.003",
+        "trainer.max_epochs=300",
+    ]  # 100 noisy training points, a 530k-parameter network
+    runs = {
+        "plain": [],
+        "dropout": ["regularizer=[dropout]", "regularizer.dropout=0.5"],
+        "weight_decay": ["optim=adamw", "regularizer=[weight_decay]", "regularizer.weight_decay.value=1.0"],
+    }
     gap = {}
     for name, extra in runs.items():
         train(tmp_path / name, *small, *extra)
@@ -60,8 +69,16 @@ def test_dropout_and_weight_decay_narrow_the_train_test_gap(tmp_path):
 
 
 def test_warmup_keeps_a_post_norm_transformer_stable(tmp_path):
-    common = ["model=transformer", "model.prenorm=false", "model.dropout=0", "data.max_len=5",
-              "data.train_size=4000", "optim.lr=0.01", "trainer.max_epochs=6", "scheduler.min_lr_ratio=0.1"]
+    common = [
+        "model=transformer",
+        "model.prenorm=false",
+        "model.dropout=0",
+        "data.max_len=5",
+        "data.train_size=4000",
+        "optim.lr=0.01",
+        "trainer.max_epochs=6",
+        "scheduler.min_lr_ratio=0.1",
+    ]
     cold = train(tmp_path / "cold", *common, "scheduler=cosine")
     warm = train(tmp_path / "warm", *common, "scheduler=warmup_cosine", "scheduler.warmup_steps=300")
     assert warm["test"]["test/exact"] > 0.8
@@ -82,13 +99,16 @@ def test_regularizer_lists_compose_in_any_order():
     assert forward["trainer"]["accumulate_grad_batches"] == 4
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["optim=lbfgs", "regularizer=[accumulate]"], "cannot accumulate"),
-    (["scheduler=plateau", "trainer.limit_val_batches=0"], "never validates"),
-    (["model=lstm", "regularizer=[label_smoothing]"], "cross-entropy objectives"),
-    (["data=iris", "regularizer=[mixup]"], "image classification"),
-    (["model=mlp", "regularizer=[stochastic_depth]"], "needs residual blocks"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["optim=lbfgs", "regularizer=[accumulate]"], "cannot accumulate"),
+        (["scheduler=plateau", "trainer.limit_val_batches=0"], "never validates"),
+        (["model=lstm", "regularizer=[label_smoothing]"], "cross-entropy objectives"),
+        (["data=iris", "regularizer=[mixup]"], "image classification"),
+        (["model=mlp", "regularizer=[stochastic_depth]"], "needs residual blocks"),
+    ],
+)
 def test_combinations_that_cannot_work_stop_with_a_clear_message(overrides, message, tmp_path):
     summary = train(tmp_path / "run", *QUICK, *overrides)
     assert summary["exit_code"] == 2 and message in summary["error"]
@@ -104,7 +124,7 @@ def test_every_schedule_and_init_trains(tmp_path):
 def test_all_regularizers_together_still_learn(tmp_path):
     everything = ",".join(r for r in options("regularizer") if r != "stochastic_depth")
     summary = train(tmp_path / "all", "model=lenet5", f"regularizer=[{everything}]", "trainer.max_epochs=12")
-    assert summary["test"]["test/acc"] > 0.5       # chance is 0.1
+    assert summary["test"]["test/acc"] > 0.5  # chance is 0.1
 
 
 def test_ema_weights_are_the_ones_saved_and_tested(tmp_path):
@@ -127,6 +147,7 @@ def test_orthogonal_init_gives_orthogonal_weights():
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         cfg = compose("config", overrides=["model=mlp", "model.init=orthogonal", "model.width=64"])
     from archtrain.data.spec import DataSpec
+
     net = build_net(cfg.model, DataSpec(in_features=64, num_classes=10))
     square = net.layers[3].weight
     assert torch.allclose(square @ square.T, torch.eye(64), atol=1e-5)

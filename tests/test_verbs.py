@@ -6,21 +6,28 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import QUICK, train
 from PIL import Image
 from sklearn.datasets import load_digits
 
 from archtrain.assemble import load_run
 from archtrain.cli import VERBS, main
 from archtrain.data.images import Digits
-from conftest import QUICK, train
 
-WHOLE_TEST = [o for o in QUICK if not o.startswith("trainer.limit_test_batches")]   # eval reads every test batch
+WHOLE_TEST = [o for o in QUICK if not o.startswith("trainer.limit_test_batches")]  # eval reads every test batch
 RUNS = {
     "mlp": ["model=mlp"],
     "lenet5": ["model=lenet5"],
     "lstm": ["model=lstm"],
-    "gpt": ["model=gpt", "model.d_model=32", "model.num_layers=1", "data.seq_len=16", "task.sample_length=0",
-            "data.val_fraction=0.02", "data.test_fraction=0.01"],
+    "gpt": [
+        "model=gpt",
+        "model.d_model=32",
+        "model.num_layers=1",
+        "data.seq_len=16",
+        "task.sample_length=0",
+        "data.val_fraction=0.02",
+        "data.test_fraction=0.01",
+    ],
 }
 
 
@@ -62,7 +69,9 @@ def test_eval_merges_other_splits_and_data_changes_into_eval_json(runs, capsys):
     run = runs / "mlp"
     assert archtrain(capsys, "eval", f"run={run}", "split=val", "checkpoint=last")[0] == 0
     assert archtrain(capsys, "eval", f"run={run}", "data=digits", "data.test_fraction=0.3")[0] == 0
-    assert {"digits/val/last", "digits(test_fraction=0.3)/test/best"} <= set(json.loads((run / "eval.json").read_text()))
+    assert {"digits/val/last", "digits(test_fraction=0.3)/test/best"} <= set(
+        json.loads((run / "eval.json").read_text())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,16 +88,28 @@ def test_predict_classifies_a_folder_of_images(runs, capsys, digit_images, name)
     assert code == 0, err
     rows = list(csv.DictReader((runs / name / "predictions.csv").open()))
     assert [row["input"] for row in rows] == [str(digit_images / f"{i}.png") for i in range(3)]
-    assert all(0 <= int(row["class"]) < 10 and row["name"] == row["class"] and 0 < float(row["probability"]) <= 1
-               for row in rows)
+    assert all(
+        0 <= int(row["class"]) < 10 and row["name"] == row["class"] and 0 < float(row["probability"]) <= 1
+        for row in rows
+    )
     assert "predictions.csv" in out
 
 
 def test_predict_standardizes_images_as_training_did(tmp_path, capsys):
     digits = load_digits()
     run = tmp_path / "normalized"
-    assert train(run, *QUICK, "model=mlp", "data=digits", "data.normalize=true", "trainer.max_epochs=5",
-                 "trainer.limit_train_batches=1.0")["status"] == "completed"
+    assert (
+        train(
+            run,
+            *QUICK,
+            "model=mlp",
+            "data=digits",
+            "data.normalize=true",
+            "trainer.max_epochs=5",
+            "trainer.limit_train_batches=1.0",
+        )["status"]
+        == "completed"
+    )
     folder = tmp_path / "images"
     folder.mkdir()
     for i, image in enumerate(digits.images[:100]):
@@ -100,8 +121,9 @@ def test_predict_standardizes_images_as_training_did(tmp_path, capsys):
     parts = load_run(run)
     raw = Digits(batch_size=32, val_fraction=0.1, test_fraction=0.2)
     raw.setup()
-    pixels = torch.tensor(np.stack([np.asarray(Image.open(folder / f"{i:03}.png")) for i in range(100)]) / 255,
-                          dtype=torch.float32).unsqueeze(1)
+    pixels = torch.tensor(
+        np.stack([np.asarray(Image.open(folder / f"{i:03}.png")) for i in range(100)]) / 255, dtype=torch.float32
+    ).unsqueeze(1)
     scaled = (pixels - raw.splits["train"][0].mean()) / raw.splits["train"][0].std()
     with torch.no_grad():
         expected = parts.net(scaled).softmax(-1).max(-1).values
@@ -128,8 +150,18 @@ def test_predict_standardizes_vector_rows_as_training_did(tmp_path, capsys):
     from sklearn.datasets import load_iris
 
     run = tmp_path / "iris"
-    assert train(run, *QUICK, "model=mlp", "data=iris", "trainer.max_epochs=8", "optim.lr=0.01",
-                 "trainer.limit_train_batches=1.0")["status"] == "completed"
+    assert (
+        train(
+            run,
+            *QUICK,
+            "model=mlp",
+            "data=iris",
+            "trainer.max_epochs=8",
+            "optim.lr=0.01",
+            "trainer.limit_train_batches=1.0",
+        )["status"]
+        == "completed"
+    )
     rows = tmp_path / "rows.csv"
     iris = load_iris()
     rows.write_text("a,b,c,d\n" + "\n".join(",".join(map(str, x)) for x in iris.data))
@@ -138,8 +170,17 @@ def test_predict_standardizes_vector_rows_as_training_did(tmp_path, capsys):
     assert np.mean(np.array(predicted) == iris.target) > 0.8
 
 
-@pytest.mark.parametrize("name, format", [("mlp", "onnx"), ("lenet5", "onnx"), ("lstm", "onnx"), ("gpt", "onnx"),
-                                          ("lenet5", "torchscript"), ("gpt", "exported_program")])
+@pytest.mark.parametrize(
+    "name, format",
+    [
+        ("mlp", "onnx"),
+        ("lenet5", "onnx"),
+        ("lstm", "onnx"),
+        ("gpt", "onnx"),
+        ("lenet5", "torchscript"),
+        ("gpt", "exported_program"),
+    ],
+)
 def test_export_matches_pytorch(runs, capsys, name, format):
     code, out, err = archtrain(capsys, "export", f"run={runs / name}", f"format={format}")
     assert code == 0, err
@@ -166,15 +207,18 @@ def test_list_runs_shows_every_run(runs, capsys, monkeypatch):
     assert "completed" in rows["mlp"] and "val/acc" in rows["mlp"] and "val/mae" in rows["lstm"]
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["eval", "run={tmp}"], "not an archtrain run"),
-    (["eval", "run={runs}/mlp", "data=sunspots"], "model=mlp reads vector or image data"),
-    (["eval", "run={runs}/mlp", "data=iris"], "its checkpoint does not fit"),
-    (["export", "run={runs}/mlp", "format=tflite"], "format=tflite: choose from onnx"),
-    (["predict", "run={runs}/mlp", "input={tmp}/missing.png"], "no such file"),
-    (["eval", "run={runs}/mlp", "split=everything"], "split=everything"),
-    (["predict", "run={runs}/gpt", "input={tmp}/prompt.txt", "length=3"], "never saw"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["eval", "run={tmp}"], "not an archtrain run"),
+        (["eval", "run={runs}/mlp", "data=sunspots"], "model=mlp reads vector or image data"),
+        (["eval", "run={runs}/mlp", "data=iris"], "its checkpoint does not fit"),
+        (["export", "run={runs}/mlp", "format=tflite"], "format=tflite: choose from onnx"),
+        (["predict", "run={runs}/mlp", "input={tmp}/missing.png"], "no such file"),
+        (["eval", "run={runs}/mlp", "split=everything"], "split=everything"),
+        (["predict", "run={runs}/gpt", "input={tmp}/prompt.txt", "length=3"], "never saw"),
+    ],
+)
 def test_bad_input_is_one_line_and_leaves_the_run_alone(runs, capsys, tmp_path, arguments, message):
     (tmp_path / "prompt.txt").write_text("\u20ac")
     before = {path: path.stat().st_mtime_ns for path in runs.rglob("*")}

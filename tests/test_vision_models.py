@@ -30,7 +30,7 @@ SMALL = {
     "convnext": {"width": 8, "depths": [1, 1, 1, 1]},
     "unet": {"width": 8},
 }
-RESIDUAL = {"squeezenet": {"bypass": True}, "efficientnet": {"depth": 0.5}}   # knobs that give residual blocks
+RESIDUAL = {"squeezenet": {"bypass": True}, "efficientnet": {"depth": 0.5}}  # knobs that give residual blocks
 IMAGES = {"8px-grey": (1, 8), "28px-grey": (1, 28), "32px-colour": (3, 32)}
 CLASSES = 5
 
@@ -111,9 +111,9 @@ def test_efficientnet_phi_scales_depth_width_and_resolution():
         stem = next(m for m in net.modules() if isinstance(m, nn.Conv2d))
         stem.register_forward_pre_hook(record_input(phi))
         net(torch.rand(2, 1, 28, 28))
-        assert inputs[phi] == round(28 * efficientnet.GAMMA ** phi)
+        assert inputs[phi] == round(28 * efficientnet.GAMMA**phi)
         depthwise = [m for m in net.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
-        blocks = [math.ceil(n * 0.5 * efficientnet.ALPHA ** phi) for _, _, n, _, _ in efficientnet.STAGES]
+        blocks = [math.ceil(n * 0.5 * efficientnet.ALPHA**phi) for _, _, n, _, _ in efficientnet.STAGES]
         assert len(depthwise) == sum(blocks)
     assert inputs[0] < inputs[1] < inputs[2]
     widths = {phi: next(m for m in net.modules() if isinstance(m, nn.Conv2d)).out_channels for phi, net in nets.items()}
@@ -145,11 +145,14 @@ def test_unet_features_are_full_resolution():
     assert net.pixel_features(torch.rand(2, 1, 28, 28)).shape == (2, SMALL["unet"]["width"], 28, 28)
 
 
-@pytest.mark.parametrize("name, knobs, message", [
-    ("vgg", {"depth": 12}, "model.depth=12 is not offered"),
-    ("resnet", {"attention": "transformer"}, "model.attention=transformer is not offered"),
-    ("mobilenet", {"version": 1, "attention": "se"}, "apply to MobileNet version 2"),
-])
+@pytest.mark.parametrize(
+    "name, knobs, message",
+    [
+        ("vgg", {"depth": 12}, "model.depth=12 is not offered"),
+        ("resnet", {"attention": "transformer"}, "model.attention=transformer is not offered"),
+        ("mobilenet", {"version": 1, "attention": "se"}, "apply to MobileNet version 2"),
+    ],
+)
 def test_a_knob_value_the_model_lacks_is_a_user_error(name, knobs, message):
     with pytest.raises(ArchtrainError, match=message):
         build(name, **knobs)

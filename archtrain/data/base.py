@@ -53,8 +53,15 @@ class EpochShuffle(Sampler[int]):
     together sees what one process with the whole global batch would.
     """
 
-    def __init__(self, size: int, seed: int, samples: int | None = None, skip: Callable[[], int] = lambda: 0,
-                 rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        size: int,
+        seed: int,
+        samples: int | None = None,
+        skip: Callable[[], int] = lambda: 0,
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.size, self.seed, self.epoch, self.skip = size, seed, 0, skip
         self.samples = min(samples or size, size)
         self.rank, self.world = rank, world
@@ -68,8 +75,8 @@ class EpochShuffle(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.size, generator=generator)[: self.samples]
-        order = torch.cat([order, order[: -len(order) % self.world]])   # equal shares, as DistributedSampler
-        return iter(order[self.skip() + self.rank:: self.world].tolist())
+        order = torch.cat([order, order[: -len(order) % self.world]])  # equal shares, as DistributedSampler
+        return iter(order[self.skip() + self.rank :: self.world].tolist())
 
 
 class ArrayDataModule(pl.LightningDataModule):
@@ -104,8 +111,9 @@ class ArrayDataModule(pl.LightningDataModule):
         else:
             sampler = range(rank, len(data), world)
         # A private generator keeps the loader from drawing on the global RNG that dropout uses.
-        return DataLoader(data, batch_size=self.batch_size, sampler=sampler,
-                          collate_fn=_already_batched, generator=torch.Generator())
+        return DataLoader(
+            data, batch_size=self.batch_size, sampler=sampler, collate_fn=_already_batched, generator=torch.Generator()
+        )
 
     def _examples_done(self) -> int:
         """Examples of the current epoch that training has already seen, across all processes:
@@ -131,13 +139,16 @@ class ArrayDataModule(pl.LightningDataModule):
         return self._loader("test", shuffle=False)
 
 
-def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int,
-                  shuffle: bool = True) -> dict[str, torch.Tensor]:
+def split_indices(
+    n: int, val_fraction: float, test_fraction: float, seed: int, shuffle: bool = True
+) -> dict[str, torch.Tensor]:
     """Index sets for train, val and test: shuffled by `seed`, or in order (time series)."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle else torch.arange(n)
     n_test, n_val = round(n * test_fraction), round(n * val_fraction)
     n_train = n - n_val - n_test
     if min(n_train, n_val, n_test) < 1:
-        raise ArchtrainError(f"{n} examples cannot be split into train, val and test "
-                             f"with val_fraction={val_fraction} and test_fraction={test_fraction}")
-    return {"train": order[:n_train], "val": order[n_train:n_train + n_val], "test": order[n_train + n_val:]}
+        raise ArchtrainError(
+            f"{n} examples cannot be split into train, val and test "
+            f"with val_fraction={val_fraction} and test_fraction={test_fraction}"
+        )
+    return {"train": order[:n_train], "val": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}

@@ -36,23 +36,30 @@ def topic_documents() -> dict[str, str]:
 
 def stripes(text: str, split: str) -> list[str]:
     """The stripes of `text` that belong to `split`."""
-    return [text[start: start + STRIPE] for start in range(0, len(text), STRIPE)
-            if STRIPE_SPLITS[start // STRIPE % len(STRIPE_SPLITS)] == split]
+    return [
+        text[start : start + STRIPE]
+        for start in range(0, len(text), STRIPE)
+        if STRIPE_SPLITS[start // STRIPE % len(STRIPE_SPLITS)] == split
+    ]
 
 
 def vocabulary(documents: dict[str, str]) -> tuple[str, ...]:
     """The special tokens, then every character of the training stripes in sorted order."""
-    return SPECIAL + tuple(sorted({ch for text in documents.values() for stripe in stripes(text, "train")
-                                   for ch in stripe}))
+    return SPECIAL + tuple(
+        sorted({ch for text in documents.values() for stripe in stripes(text, "train") for ch in stripe})
+    )
 
 
 def windows(texts: list[str], seq_len: int, index: dict[str, int]) -> torch.Tensor:
     """(count, seq_len) token ids: [CLS], then the next seq_len - 1 characters of a text. A text's
     last window is kept, padded with [PAD], when it is at least half full."""
     body = seq_len - 1
-    rows = [[CLS] + [index.get(ch, UNK) for ch in chunk] + [PAD] * (body - len(chunk))
-            for text in texts for chunk in (text[start: start + body] for start in range(0, len(text), body))
-            if 2 * len(chunk) >= body]
+    rows = [
+        [CLS] + [index.get(ch, UNK) for ch in chunk] + [PAD] * (body - len(chunk))
+        for text in texts
+        for chunk in (text[start : start + body] for start in range(0, len(text), body))
+        if 2 * len(chunk) >= body
+    ]
     return torch.tensor(rows, dtype=torch.long).view(-1, seq_len)
 
 
@@ -72,13 +79,19 @@ class EncoderText(ArrayDataModule):
     def _windows(self, texts: list[str], vocab: tuple[str, ...], where: str) -> torch.Tensor:
         ids = windows(texts, self.seq_len, {token: i for i, token in enumerate(vocab)})
         if len(ids) == 0:
-            raise ArchtrainError(f"{where} holds no window of data.seq_len={self.seq_len} "
-                                 f"(stripes are {STRIPE} characters)")
+            raise ArchtrainError(
+                f"{where} holds no window of data.seq_len={self.seq_len} (stripes are {STRIPE} characters)"
+            )
         return ids
 
     def _data_spec(self, vocab: tuple[str, ...], **dimensions) -> DataSpec:
-        return DataSpec(vocab_size=len(vocab), seq_len=self.seq_len, vocab=vocab,
-                        special={"pad": PAD, "cls": CLS, "mask": MASK, "unk": UNK}, **dimensions)
+        return DataSpec(
+            vocab_size=len(vocab),
+            seq_len=self.seq_len,
+            vocab=vocab,
+            special={"pad": PAD, "cls": CLS, "mask": MASK, "unk": UNK},
+            **dimensions,
+        )
 
 
 class MaskedText(EncoderText):
@@ -86,9 +99,14 @@ class MaskedText(EncoderText):
 
     def load(self):
         documents, vocab = self._corpus()
-        splits = {split: (self._windows([s for text in documents.values() for s in stripes(text, split)],
-                                        vocab, f"the {split} split"),)
-                  for split in SPLITS}
+        splits = {
+            split: (
+                self._windows(
+                    [s for text in documents.values() for s in stripes(text, split)], vocab, f"the {split} split"
+                ),
+            )
+            for split in SPLITS
+        }
         return splits, self._data_spec(vocab)
 
 
@@ -107,15 +125,19 @@ class TopicText(EncoderText):
         unknown = [topic for topic in self.topics if topic not in documents]
         if unknown:
             long_enough = [name for name, text in documents.items() if len(text) > len(STRIPE_SPLITS) * STRIPE]
-            raise ArchtrainError(f"data.topics: no pydoc topic named {', '.join(unknown)}; topics long "
-                                 f"enough for all three splits: {', '.join(long_enough)}")
+            raise ArchtrainError(
+                f"data.topics: no pydoc topic named {', '.join(unknown)}; topics long "
+                f"enough for all three splits: {', '.join(long_enough)}"
+            )
         splits = {split: self._labelled(documents, split, vocab) for split in SPLITS}
         splits["train"] = self._subset(*splits["train"])
         return splits, self._data_spec(vocab, num_classes=len(self.topics))
 
     def _labelled(self, documents: dict[str, str], split: str, vocab: tuple[str, ...]):
-        ids = [self._windows(stripes(documents[topic], split), vocab, f"the {split} split of topic '{topic}'")
-               for topic in self.topics]
+        ids = [
+            self._windows(stripes(documents[topic], split), vocab, f"the {split} split of topic '{topic}'")
+            for topic in self.topics
+        ]
         labels = [torch.full((len(rows),), label) for label, rows in enumerate(ids)]
         return torch.cat(ids), torch.cat(labels)
 
@@ -123,7 +145,9 @@ class TopicText(EncoderText):
         if self.train_size is None:
             return ids, labels
         if not 1 <= self.train_size <= len(ids):
-            raise ArchtrainError(f"data.train_size={self.train_size}: choose 1 to {len(ids)} "
-                                 f"(the training windows of these topics), or null for all")
+            raise ArchtrainError(
+                f"data.train_size={self.train_size}: choose 1 to {len(ids)} "
+                f"(the training windows of these topics), or null for all"
+            )
         chosen = torch.randperm(len(ids), generator=torch.Generator().manual_seed(self.seed))[: self.train_size]
         return ids[chosen], labels[chosen]

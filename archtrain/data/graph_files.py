@@ -21,8 +21,11 @@ def rows(path: Path) -> list[tuple[int, list[str]]]:
     """(line number, comma-separated fields stripped) of each non-empty line."""
     with open(path, newline="", encoding="utf-8") as handle:
         try:
-            return [(number, [field.strip() for field in fields])
-                    for number, fields in enumerate(csv.reader(handle), start=1) if any(f.strip() for f in fields)]
+            return [
+                (number, [field.strip() for field in fields])
+                for number, fields in enumerate(csv.reader(handle), start=1)
+                if any(f.strip() for f in fields)
+            ]
         except (UnicodeDecodeError, csv.Error) as err:
             raise ArchtrainError(f"{path}: not a text file of comma-separated values ({err})") from None
 
@@ -76,8 +79,9 @@ def read_csv_graph(folder: Path) -> tuple[Data, list[str]]:
     edges = []
     for line, fields in rows(edges_file)[1:]:
         if len(fields) != 2:
-            raise ArchtrainError(f"{edges_file}, line {line}: {len(fields)} values where 2 (source,target) "
-                                 "are expected")
+            raise ArchtrainError(
+                f"{edges_file}, line {line}: {len(fields)} values where 2 (source,target) are expected"
+            )
         unknown = [node for node in fields if node not in ids]
         if unknown:
             raise ArchtrainError(f"{edges_file}, line {line}: node '{unknown[0]}' is not in {nodes_file.name}")
@@ -93,6 +97,7 @@ def read_tu(folder: Path, name: str) -> list[Data]:
     """The TU dataset text format: `<name>_A.txt` (edges `i, j`, node ids from 1), `_graph_indicator.txt`
     (each node's graph, from 1), `_graph_labels.txt`, and optionally `_node_labels.txt` (one-hot
     features) and `_node_attributes.txt`; nodes without either get the constant feature 1."""
+
     def table(suffix: str, kind: type, columns: int | None = None) -> torch.Tensor:
         return numeric_table(existing(folder, f"{name}_{suffix}.txt"), kind, columns)
 
@@ -101,9 +106,11 @@ def read_tu(folder: Path, name: str) -> list[Data]:
     nodes, graphs = len(graph_of), len(labels)
     check_range(folder / f"{name}_A.txt", edges, nodes, "node")
     check_range(folder / f"{name}_graph_indicator.txt", graph_of, graphs, "graph")
-    parts = [table(suffix, kind).float() if kind is float else one_hot(table(suffix, int, 1)[:, 0])
-             for suffix, kind in (("node_labels", int), ("node_attributes", float))
-             if (folder / f"{name}_{suffix}.txt").is_file()]
+    parts = [
+        table(suffix, kind).float() if kind is float else one_hot(table(suffix, int, 1)[:, 0])
+        for suffix, kind in (("node_labels", int), ("node_attributes", float))
+        if (folder / f"{name}_{suffix}.txt").is_file()
+    ]
     for suffix, part in zip(("node_labels", "node_attributes"), parts):
         if len(part) != nodes:
             raise ArchtrainError(f"{folder / f'{name}_{suffix}.txt'}: {len(part)} lines for {nodes} nodes")
@@ -119,7 +126,7 @@ def read_tu(folder: Path, name: str) -> list[Data]:
     result = []
     for g in range(graphs):
         own = edges[graphs_of_edges == g] - starts[g]
-        result.append(Data(x=x[starts[g]:starts[g + 1]], edge_index=own.t().contiguous(), y=y[g:g + 1]))
+        result.append(Data(x=x[starts[g] : starts[g + 1]], edge_index=own.t().contiguous(), y=y[g : g + 1]))
     return result
 
 
@@ -145,11 +152,13 @@ def read_planetoid(folder: Path, name: str) -> Data:
             continue
         try:
             read_file(str(folder), name, suffix)
-        except Exception as err:   # a pickle can fail in many ways
+        except Exception as err:  # a pickle can fail in many ways
             raise ArchtrainError(f"{path}: not a Planetoid raw file ({type(err).__name__}: {err})") from None
     try:
         return read_planetoid_data(str(folder), name)
-    except (IndexError, RuntimeError, ValueError) as err:   # files that do not fit together
-        raise ArchtrainError(f"{folder}/ind.{name}.*: the Planetoid files do not fit together "
-                             f"({type(err).__name__}: {err}); the standard split takes the 500 nodes after "
-                             f"the training nodes for val") from None
+    except (IndexError, RuntimeError, ValueError) as err:  # files that do not fit together
+        raise ArchtrainError(
+            f"{folder}/ind.{name}.*: the Planetoid files do not fit together "
+            f"({type(err).__name__}: {err}); the standard split takes the 500 nodes after "
+            f"the training nodes for val"
+        ) from None

@@ -22,7 +22,7 @@ from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
 SPLITS = ("train", "val", "test")
-HELD_OUT_EDGES = (0.1, 0.2)     # the shares of a graph's edges that link prediction holds out for val and test
+HELD_OUT_EDGES = (0.1, 0.2)  # the shares of a graph's edges that link prediction holds out for val and test
 
 
 class GraphData(ArrayDataModule):
@@ -42,15 +42,23 @@ class GraphData(ArrayDataModule):
         return DataLoader(graphs, batch_size=self.batch_size, sampler=sampler, generator=torch.Generator())
 
 
-def node_masks(y: torch.Tensor, seed: int, val_fraction: float, test_fraction: float,
-               train_per_class: int | None = None, hubs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def node_masks(
+    y: torch.Tensor,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    train_per_class: int | None = None,
+    hubs: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     """Boolean masks of the labelled nodes (y >= 0) for each split: fractions of them, or with
     `train_per_class` that many training nodes of each class (at random, or the first in the order
     `hubs` gives) and the fractions of all for val and test."""
     labelled = (y >= 0).nonzero().flatten()
     if train_per_class is None:
-        parts = {name: labelled[index] for name, index in
-                 split_indices(len(labelled), val_fraction, test_fraction, seed).items()}
+        parts = {
+            name: labelled[index]
+            for name, index in split_indices(len(labelled), val_fraction, test_fraction, seed).items()
+        }
     else:
         order = labelled[torch.randperm(len(labelled), generator=torch.Generator().manual_seed(seed))]
         if hubs is not None:
@@ -60,8 +68,10 @@ def node_masks(y: torch.Tensor, seed: int, val_fraction: float, test_fraction: f
         n_val = round(len(labelled) * val_fraction)
         parts = {"train": train, "val": rest[:n_val], "test": rest[n_val:]}
         if n_val < 1 or len(rest) == n_val:
-            raise ArchtrainError(f"{len(labelled)} labelled nodes leave none for val or test "
-                                 f"with train_per_class={train_per_class} and val_fraction={val_fraction}")
+            raise ArchtrainError(
+                f"{len(labelled)} labelled nodes leave none for val or test "
+                f"with train_per_class={train_per_class} and val_fraction={val_fraction}"
+            )
     masks = {name: torch.zeros(len(y), dtype=torch.bool) for name in SPLITS}
     for name, index in parts.items():
         masks[name][index] = True
@@ -71,19 +81,35 @@ def node_masks(y: torch.Tensor, seed: int, val_fraction: float, test_fraction: f
 def one_graph_splits(graph: Data, masks: dict[str, torch.Tensor], seed: int) -> dict[str, list[Data]]:
     """The graph once per split, with that split's node mask and held-out edges (PyG's RandomLinkSplit)."""
     val, test = HELD_OUT_EDGES
-    with torch.random.fork_rng():       # the split draws on the global RNG; a seed of its own keeps it fixed
+    with torch.random.fork_rng():  # the split draws on the global RNG; a seed of its own keeps it fixed
         torch.manual_seed(seed)
         links = RandomLinkSplit(num_val=val, num_test=test, is_undirected=True, add_negative_train_samples=False)
         held_out = dict(zip(SPLITS, links(graph.clone())))
-    return {name: [Data(x=graph.x, edge_index=graph.edge_index, y=graph.y, mask=masks[name],
-                        link_edge_index=part.edge_index, link_index=part.edge_label_index,
-                        link_label=part.edge_label.float())]
-            for name, part in held_out.items()}
+    return {
+        name: [
+            Data(
+                x=graph.x,
+                edge_index=graph.edge_index,
+                y=graph.y,
+                mask=masks[name],
+                link_edge_index=part.edge_index,
+                link_index=part.edge_label_index,
+                link_label=part.edge_label.float(),
+            )
+        ]
+        for name, part in held_out.items()
+    }
 
 
-def labelled_graph(graph: Data, seed: int, val_fraction: float, test_fraction: float,
-                   train_per_class: int | None, names: tuple[str, ...] = (), train_nodes: str = "random"
-                   ) -> tuple[dict, DataSpec]:
+def labelled_graph(
+    graph: Data,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    train_per_class: int | None,
+    names: tuple[str, ...] = (),
+    train_nodes: str = "random",
+) -> tuple[dict, DataSpec]:
     """Splits and spec of one graph whose nodes carry labels y (-1: none; no labelled node at all: no
     classes). `train_nodes`: `random`, or `hubs` (with train_per_class: the best-connected of each class)."""
     if train_nodes not in ("random", "hubs"):
@@ -91,8 +117,11 @@ def labelled_graph(graph: Data, seed: int, val_fraction: float, test_fraction: f
     graph.edge_index = to_undirected(graph.edge_index, num_nodes=graph.num_nodes)
     labelled = bool((graph.y >= 0).any())
     hubs = degree(graph.edge_index[0], graph.num_nodes) if train_nodes == "hubs" else None
-    masks = node_masks(graph.y, seed, val_fraction, test_fraction, train_per_class, hubs) if labelled else \
-        {name: torch.zeros(graph.num_nodes, dtype=torch.bool) for name in SPLITS}
+    masks = (
+        node_masks(graph.y, seed, val_fraction, test_fraction, train_per_class, hubs)
+        if labelled
+        else {name: torch.zeros(graph.num_nodes, dtype=torch.bool) for name in SPLITS}
+    )
     classes = int(graph.y.max()) + 1 if labelled else None
     spec = DataSpec(in_features=graph.num_features, num_classes=classes, num_graphs=1, vocab=names)
     return one_graph_splits(graph, masks, seed), spec
@@ -100,8 +129,10 @@ def labelled_graph(graph: Data, seed: int, val_fraction: float, test_fraction: f
 
 def graph_sets(graphs: list[Data], seed: int, val_fraction: float, test_fraction: float) -> dict[str, list[Data]]:
     """Many graphs split into sets of graphs."""
-    return {name: [graphs[i] for i in index.tolist()]
-            for name, index in split_indices(len(graphs), val_fraction, test_fraction, seed).items()}
+    return {
+        name: [graphs[i] for i in index.tolist()]
+        for name, index in split_indices(len(graphs), val_fraction, test_fraction, seed).items()
+    }
 
 
 def graph_set_spec(graphs: list[Data], **fields) -> DataSpec:
@@ -117,7 +148,7 @@ def louvain_labels(graph: nx.Graph) -> list[int]:
     return [community[node] for node in graph]
 
 
-NETWORKX = {    # name -> (graph, how its nodes are labelled: an attribute, a function, or None)
+NETWORKX = {  # name -> (graph, how its nodes are labelled: an attribute, a function, or None)
     "karate": (nx.karate_club_graph, "club"),
     "les_miserables": (nx.les_miserables_graph, louvain_labels),
     "davis_women": (nx.davis_southern_women_graph, "bipartite"),
@@ -129,8 +160,15 @@ class NetworkxGraph(GraphData):
     """A small real graph from networkx; each node's feature is its one-hot identity (nothing but the
     graph to go on, as in Kipf & Welling's karate club example)."""
 
-    def __init__(self, graph: str, val_fraction: float, test_fraction: float, train_per_class: int | None = None,
-                 train_nodes: str = "random", seed: int = 0):
+    def __init__(
+        self,
+        graph: str,
+        val_fraction: float,
+        test_fraction: float,
+        train_per_class: int | None = None,
+        train_nodes: str = "random",
+        seed: int = 0,
+    ):
         super().__init__(1, seed)
         if graph not in NETWORKX:
             raise ArchtrainError(f"unknown graph '{graph}'; choose from {', '.join(NETWORKX)}")
@@ -144,8 +182,9 @@ class NetworkxGraph(GraphData):
         names = tuple(sorted({str(v) for v in values}))
         y = torch.tensor([names.index(str(v)) for v in values]) if values else torch.full((len(nx_graph),), -1)
         graph = Data(x=torch.eye(len(nx_graph)), edge_index=from_networkx(nx_graph).edge_index, y=y)
-        return labelled_graph(graph, self.seed, self.val_fraction, self.test_fraction, self.train_per_class, names,
-                              self.train_nodes)
+        return labelled_graph(
+            graph, self.seed, self.val_fraction, self.test_fraction, self.train_per_class, names, self.train_nodes
+        )
 
 
 # --- generated graphs
@@ -177,9 +216,20 @@ class BlockModel(GraphData):
     features are noisy: a community's centre (length `signal`) plus unit Gaussian noise in `feature_size`
     dimensions. With `graphs` > 1 the graphs are split instead of the nodes (inductive)."""
 
-    def __init__(self, nodes: int, communities: int, degree: float, homophily: float, feature_size: int,
-                 signal: float, val_fraction: float, test_fraction: float, graphs: int = 1,
-                 train_per_class: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        nodes: int,
+        communities: int,
+        degree: float,
+        homophily: float,
+        feature_size: int,
+        signal: float,
+        val_fraction: float,
+        test_fraction: float,
+        graphs: int = 1,
+        train_per_class: int | None = None,
+        seed: int = 0,
+    ):
         super().__init__(1, seed)
         if not 0 <= homophily <= 1:
             raise ArchtrainError(f"homophily={homophily}: must be in [0, 1]")
@@ -197,11 +247,13 @@ class BlockModel(GraphData):
         centres = torch.nn.functional.normalize(torch.randn(self.communities, self.feature_size, generator=generator))
         centres = self.signal * centres
         if self.graphs == 1:
-            return labelled_graph(self.make(generator, centres), self.seed, self.val_fraction, self.test_fraction,
-                                  self.train_per_class)
+            return labelled_graph(
+                self.make(generator, centres), self.seed, self.val_fraction, self.test_fraction, self.train_per_class
+            )
         graphs = [self.make(generator, centres) for _ in range(self.graphs)]
-        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), \
-            graph_set_spec(graphs, num_classes=self.communities)
+        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), graph_set_spec(
+            graphs, num_classes=self.communities
+        )
 
 
 def constant_features(graph: nx.Graph, label: int) -> Data:
@@ -210,7 +262,7 @@ def constant_features(graph: nx.Graph, label: int) -> Data:
     return Data(x=torch.ones(graph.number_of_nodes(), 1), edge_index=data.edge_index, y=torch.tensor([label]))
 
 
-FAMILIES = {    # random graph families of mean degree about 4
+FAMILIES = {  # random graph families of mean degree about 4
     "erdos_renyi": lambda n, rng: nx.gnp_random_graph(n, 4 / (n - 1), seed=rng),
     "barabasi_albert": lambda n, rng: nx.barabasi_albert_graph(n, 2, seed=rng),
     "watts_strogatz": lambda n, rng: nx.watts_strogatz_graph(n, 4, 0.1, seed=rng),
@@ -223,8 +275,16 @@ class GraphFamilies(GraphData):
     Watts–Strogatz, random geometric), all of mean degree about 4 and `min_nodes`..`max_nodes` nodes;
     nodes carry no features, so only the structure tells."""
 
-    def __init__(self, samples: int, min_nodes: int, max_nodes: int, batch_size: int, val_fraction: float,
-                 test_fraction: float, seed: int = 0):
+    def __init__(
+        self,
+        samples: int,
+        min_nodes: int,
+        max_nodes: int,
+        batch_size: int,
+        val_fraction: float,
+        test_fraction: float,
+        seed: int = 0,
+    ):
         super().__init__(batch_size, seed)
         if not 6 <= min_nodes <= max_nodes:
             raise ArchtrainError(f"min_nodes={min_nodes}, max_nodes={max_nodes}: need 6 <= min_nodes <= max_nodes")
@@ -239,8 +299,9 @@ class GraphFamilies(GraphData):
             n = int(torch.randint(self.min_nodes, self.max_nodes + 1, (1,), generator=rng))
             label = i % len(makers)
             graphs.append(constant_features(makers[label](n, int(torch.randint(2**31, (1,), generator=rng))), label))
-        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), \
-            graph_set_spec(graphs, num_classes=len(makers), vocab=tuple(FAMILIES))
+        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), graph_set_spec(
+            graphs, num_classes=len(makers), vocab=tuple(FAMILIES)
+        )
 
 
 class DegreeCounting(GraphData):
@@ -248,8 +309,16 @@ class DegreeCounting(GraphData):
     degree in `degrees`, with no node features. Every node looks the same to a mean over neighbours, so
     only sum aggregation can tell the classes apart (Xu et al., 2019)."""
 
-    def __init__(self, samples: int, nodes: int, degrees: list[int], batch_size: int, val_fraction: float,
-                 test_fraction: float, seed: int = 0):
+    def __init__(
+        self,
+        samples: int,
+        nodes: int,
+        degrees: list[int],
+        batch_size: int,
+        val_fraction: float,
+        test_fraction: float,
+        seed: int = 0,
+    ):
         super().__init__(batch_size, seed)
         impossible = [d for d in degrees if not 1 <= d < nodes or d * nodes % 2]
         if impossible:
@@ -258,11 +327,16 @@ class DegreeCounting(GraphData):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     def load(self):
-        graphs = [constant_features(nx.random_regular_graph(self.degrees[i % len(self.degrees)], self.nodes,
-                                                            seed=self.seed * 100_003 + i), i % len(self.degrees))
-                  for i in range(self.samples)]
-        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), \
-            graph_set_spec(graphs, num_classes=len(self.degrees), vocab=tuple(f"{d}-regular" for d in self.degrees))
+        graphs = [
+            constant_features(
+                nx.random_regular_graph(self.degrees[i % len(self.degrees)], self.nodes, seed=self.seed * 100_003 + i),
+                i % len(self.degrees),
+            )
+            for i in range(self.samples)
+        ]
+        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), graph_set_spec(
+            graphs, num_classes=len(self.degrees), vocab=tuple(f"{d}-regular" for d in self.degrees)
+        )
 
 
 # --- the user's files under data.root
@@ -278,31 +352,40 @@ def folder(root: str | None) -> Path:
 class CsvGraph(GraphData):
     """One graph from `root`/nodes.csv (id, label, features...) and `root`/edges.csv (source, target)."""
 
-    def __init__(self, root: str | None, val_fraction: float, test_fraction: float,
-                 train_per_class: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        root: str | None,
+        val_fraction: float,
+        test_fraction: float,
+        train_per_class: int | None = None,
+        seed: int = 0,
+    ):
         super().__init__(1, seed)
         self.root, self.train_per_class = root, train_per_class
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     def load(self):
         graph, names = read_csv_graph(folder(self.root))
-        return labelled_graph(graph, self.seed, self.val_fraction, self.test_fraction, self.train_per_class,
-                              tuple(names))
+        return labelled_graph(
+            graph, self.seed, self.val_fraction, self.test_fraction, self.train_per_class, tuple(names)
+        )
 
 
 class TUGraphs(GraphData):
     """Graph classification on a dataset in the TU text format: `root`/`dataset`_A.txt and its companions."""
 
-    def __init__(self, root: str | None, dataset: str, batch_size: int, val_fraction: float, test_fraction: float,
-                 seed: int = 0):
+    def __init__(
+        self, root: str | None, dataset: str, batch_size: int, val_fraction: float, test_fraction: float, seed: int = 0
+    ):
         super().__init__(batch_size, seed)
         self.root, self.dataset = root, dataset
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     def load(self):
         graphs = read_tu(folder(self.root), self.dataset)
-        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), \
-            graph_set_spec(graphs, num_classes=int(max(g.y for g in graphs)) + 1)
+        return graph_sets(graphs, self.seed, self.val_fraction, self.test_fraction), graph_set_spec(
+            graphs, num_classes=int(max(g.y for g in graphs)) + 1
+        )
 
 
 class Planetoid(GraphData):

@@ -14,7 +14,7 @@ from archtrain.data.base import Split
 from archtrain.data.images import ImageClasses, check_channels, split_pool, unit_pixels
 from archtrain.errors import ArchtrainError
 
-Pixels = tuple[np.ndarray, np.ndarray]      # uint8 images (N, C, H, W) and integer labels (N,)
+Pixels = tuple[np.ndarray, np.ndarray]  # uint8 images (N, C, H, W) and integer labels (N,)
 
 
 class ImageFiles(ImageClasses):
@@ -45,8 +45,15 @@ class PublishedSplits(ImageFiles):
     """A dataset published as a training and a test set. The test set is the test split; val is a
     random `val_fraction` of the training set, and train is `train_size` of the rest (null: all)."""
 
-    def __init__(self, root: str | None, batch_size: int, val_fraction: float, train_size: int | None = None,
-                 normalize: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        root: str | None,
+        batch_size: int,
+        val_fraction: float,
+        train_size: int | None = None,
+        normalize: bool = False,
+        seed: int = 0,
+    ):
         super().__init__(root, batch_size, normalize, seed)
         self.val_fraction, self.train_size = val_fraction, train_size
 
@@ -63,27 +70,34 @@ class PublishedSplits(ImageFiles):
         n_val = round(len(order) * self.val_fraction)
         rest = len(order) - n_val
         if n_val < 1 or rest < 1:
-            raise ArchtrainError(f"data={self.data}: {len(order)} training examples cannot be split into train "
-                                 f"and val with val_fraction={self.val_fraction}")
+            raise ArchtrainError(
+                f"data={self.data}: {len(order)} training examples cannot be split into train "
+                f"and val with val_fraction={self.val_fraction}"
+            )
         if self.train_size is not None and not 1 <= self.train_size <= rest:
-            raise ArchtrainError(f"data.train_size={self.train_size}: must be between 1 and {rest}, "
-                                 "the training examples left after val")
-        parts = {"train": order[n_val:n_val + (self.train_size or rest)], "val": order[:n_val]}
+            raise ArchtrainError(
+                f"data.train_size={self.train_size}: must be between 1 and {rest}, the training examples left after val"
+            )
+        parts = {"train": order[n_val : n_val + (self.train_size or rest)], "val": order[:n_val]}
         splits = {name: (train[0][i], train[1][i]) for name, i in parts.items()} | {"test": test}
         return {name: (unit_pixels(x), torch.tensor(y, dtype=torch.long)) for name, (x, y) in splits.items()}
 
 
-IDX_IMAGES, IDX_LABELS = 0x0803, 0x0801    # unsigned bytes in 3 dimensions, and in 1
+IDX_IMAGES, IDX_LABELS = 0x0803, 0x0801  # unsigned bytes in 3 dimensions, and in 1
 
 
 class IdxImages(PublishedSplits):
     """Grey images in LeCun's IDX format (MNIST and the datasets that copy its layout)."""
 
     classes: tuple[str, ...]
-    FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-    layout = ("data.root to hold train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
-              "and t10k-labels-idx1-ubyte (each may be gzipped, ending in .gz)")
+    FILES = {
+        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
+    layout = (
+        "data.root to hold train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte "
+        "and t10k-labels-idx1-ubyte (each may be gzipped, ending in .gz)"
+    )
 
     def read(self, folder):
         return self._pair(folder, *self.FILES["train"]), self._pair(folder, *self.FILES["test"]), self.classes
@@ -104,19 +118,22 @@ class IdxImages(PublishedSplits):
             raise self.fail(folder / name, f"no such file (nor {name}.gz)")
         try:
             raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        except (OSError, EOFError) as err:       # gzip.BadGzipFile is an OSError
+        except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
             raise self.fail(path, f"cannot be read ({err})")
         kind = "image" if magic == IDX_IMAGES else "label"
         if len(raw) < 4 or int.from_bytes(raw[:4], "big") != magic:
             raise self.fail(path, f"not an IDX {kind} file (magic {magic} expected)")
-        header = 4 + 4 * (magic & 0xFF)           # the magic's last byte counts the dimensions
+        header = 4 + 4 * (magic & 0xFF)  # the magic's last byte counts the dimensions
         if len(raw) < header:
             raise self.fail(path, "its IDX header is cut short")
         shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", magic & 0xFF, offset=4))
         expected = int(np.prod(shape))
         if len(raw) - header != expected:
-            raise self.fail(path, f"holds {len(raw) - header} bytes of {kind}s where its header "
-                                  f"({' x '.join(map(str, shape))}) promises {expected}")
+            raise self.fail(
+                path,
+                f"holds {len(raw) - header} bytes of {kind}s where its header "
+                f"({' x '.join(map(str, shape))}) promises {expected}",
+            )
         return np.frombuffer(raw, np.uint8, offset=header).reshape(shape), path
 
 
@@ -130,8 +147,7 @@ class FashionMNIST(IdxImages):
     """Fashion-MNIST (Xiao, Rasul & Vollgraf, 2017): Zalando's clothing in MNIST's layout."""
 
     data = "fashion_mnist"
-    classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-               "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+    classes = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 class RefusedGlobal(pickle.UnpicklingError):
@@ -143,10 +159,11 @@ class ArrayUnpickler(pickle.Unpickler):
     (os.system, eval, a class...) is refused before it is looked up."""
 
     ALLOWED = {
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),    # arrays, as numpy 1 (and CIFAR's own files) spell it
-        ("numpy._core.multiarray", "_reconstruct"),   # ... and as numpy 2 does
-        ("numpy.core.numeric", "_frombuffer"),        # arrays under pickle protocol 5
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),  # arrays, as numpy 1 (and CIFAR's own files) spell it
+        ("numpy._core.multiarray", "_reconstruct"),  # ... and as numpy 2 does
+        ("numpy.core.numeric", "_frombuffer"),  # arrays under pickle protocol 5
         ("numpy._core.numeric", "_frombuffer"),
     }
 
@@ -168,8 +185,10 @@ class Cifar10(PublishedSplits):
     data = "cifar10"
     FOLDER, TEST, META = "cifar-10-batches-py", "test_batch", "batches.meta"
     TRAIN = [f"data_batch_{k}" for k in range(1, 6)]
-    layout = (f"data.root to be {FOLDER} (or its parent), holding the python batches "
-              f"data_batch_1 to data_batch_5, {TEST} and {META}")
+    layout = (
+        f"data.root to be {FOLDER} (or its parent), holding the python batches "
+        f"data_batch_1 to data_batch_5, {TEST} and {META}"
+    )
 
     def read(self, folder):
         if (folder / self.FOLDER).is_dir():
@@ -188,19 +207,27 @@ class Cifar10(PublishedSplits):
         try:
             return load_arrays(path)
         except RefusedGlobal as err:
-            raise self.fail(path, f"refused to unpickle {err}: a CIFAR-10 file holds only dicts, lists, "
-                                  "strings and numpy arrays")
-        except Exception as err:     # damaged bytes can make the unpickler raise almost anything
+            raise self.fail(
+                path, f"refused to unpickle {err}: a CIFAR-10 file holds only dicts, lists, strings and numpy arrays"
+            )
+        except Exception as err:  # damaged bytes can make the unpickler raise almost anything
             raise self.fail(path, f"not a readable pickle ({type(err).__name__}: {err})")
 
     def _batch(self, path: Path, classes: int) -> Pixels:
         batch = self._unpickle(path)
         data, labels = (batch.get("data"), batch.get("labels")) if isinstance(batch, dict) else (None, None)
         labels = np.asarray(labels) if isinstance(labels, (list, np.ndarray)) else None
-        if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
-                and data.shape[1] == 3 * 32 * 32 and labels is not None and labels.dtype.kind in "iu"):
-            raise self.fail(path, "not a CIFAR-10 batch (a dict with 'data', N x 3072 bytes, "
-                                  "and 'labels', N integers, expected)")
+        if not (
+            isinstance(data, np.ndarray)
+            and data.dtype == np.uint8
+            and data.ndim == 2
+            and data.shape[1] == 3 * 32 * 32
+            and labels is not None
+            and labels.dtype.kind in "iu"
+        ):
+            raise self.fail(
+                path, "not a CIFAR-10 batch (a dict with 'data', N x 3072 bytes, and 'labels', N integers, expected)"
+            )
         if len(labels) != len(data):
             raise self.fail(path, f"{len(labels)} labels for {len(data)} images")
         if len(labels) and not 0 <= labels.min() <= labels.max() < classes:
@@ -216,8 +243,17 @@ class ImageFolder(ImageFiles):
     EXTENSIONS = (".png", ".jpg", ".jpeg")
     layout = "data.root to hold one folder per class, each with .png, .jpg or .jpeg images"
 
-    def __init__(self, root: str | None, image_size: int, channels: int, batch_size: int,
-                 val_fraction: float, test_fraction: float, normalize: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        root: str | None,
+        image_size: int,
+        channels: int,
+        batch_size: int,
+        val_fraction: float,
+        test_fraction: float,
+        normalize: bool = False,
+        seed: int = 0,
+    ):
         super().__init__(root, batch_size, normalize, seed)
         self.image_size, self.channels = image_size, check_channels(channels)
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
@@ -245,8 +281,9 @@ class ImageFolder(ImageFiles):
         try:
             with Image.open(path) as image:
                 resized = image.convert("L" if self.channels == 1 else "RGB").resize(
-                    (self.image_size, self.image_size), Image.Resampling.BILINEAR)
-        except OSError as err:      # PIL.UnidentifiedImageError and truncated files are OSErrors
+                    (self.image_size, self.image_size), Image.Resampling.BILINEAR
+                )
+        except OSError as err:  # PIL.UnidentifiedImageError and truncated files are OSErrors
             raise self.fail(path, f"not a readable image ({err})")
         pixels = np.asarray(resized)
         return pixels[None] if self.channels == 1 else pixels.transpose(2, 0, 1)

@@ -26,8 +26,9 @@ def standardize_channels(splits: dict[str, Split]) -> tuple[dict[str, Split], tu
     return scaled, (tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
 
 
-def split_pool(x: torch.Tensor, y: torch.Tensor, val_fraction: float, test_fraction: float,
-               seed: int) -> dict[str, Split]:
+def split_pool(
+    x: torch.Tensor, y: torch.Tensor, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, Split]:
     """One pool of examples shuffled by `seed` and cut into train, val and test."""
     return {name: (x[i], y[i]) for name, i in split_indices(len(x), val_fraction, test_fraction, seed).items()}
 
@@ -57,16 +58,23 @@ class ImageClasses(ArrayDataModule):
         if self.normalize:
             splits, standardization = standardize_channels(splits)
         channels, height, width = splits["train"][0].shape[1:]
-        spec = DataSpec(in_channels=channels, image_size=height, in_features=channels * height * width,
-                        num_classes=len(classes), vocab=classes, standardization=standardization)
+        spec = DataSpec(
+            in_channels=channels,
+            image_size=height,
+            in_features=channels * height * width,
+            num_classes=len(classes),
+            vocab=classes,
+            standardization=standardization,
+        )
         return splits, spec
 
 
 class Digits(ImageClasses):
     """scikit-learn's 8x8 handwritten digits (UCI), scaled to [0, 1]."""
 
-    def __init__(self, batch_size: int, val_fraction: float, test_fraction: float, normalize: bool = False,
-                 seed: int = 0):
+    def __init__(
+        self, batch_size: int, val_fraction: float, test_fraction: float, normalize: bool = False, seed: int = 0
+    ):
         super().__init__(batch_size, normalize, seed)
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
@@ -74,8 +82,9 @@ class Digits(ImageClasses):
         digits = datasets.load_digits()
         x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
         y = torch.tensor(digits.target, dtype=torch.long)
-        return self.describe(split_pool(x, y, self.val_fraction, self.test_fraction, self.seed),
-                             tuple(str(d) for d in range(10)))
+        return self.describe(
+            split_pool(x, y, self.val_fraction, self.test_fraction, self.seed), tuple(str(d) for d in range(10))
+        )
 
 
 def _regular(corners: int, radius: float = 1.0, phase: float = 0.0) -> list[tuple[float, float]]:
@@ -88,28 +97,51 @@ def _star(points: int, inner: float) -> list[tuple[float, float]]:
     return [(outer if k % 2 == 0 else within)[k] for k in range(2 * points)]
 
 
-_ARM = 0.3   # half the width of a cross's bars
+_ARM = 0.3  # half the width of a cross's bars
 # Each shape as (outline, fill) polygons around the origin within the unit circle; later ones paint over.
 SHAPES = {
     "circle": [(_regular(48), 1)],
     "triangle": [(_regular(3), 1)],
     "square": [(_regular(4, phase=math.pi / 4), 1)],
-    "cross": [([(1, _ARM), (_ARM, _ARM), (_ARM, 1), (-_ARM, 1), (-_ARM, _ARM), (-1, _ARM),
-                (-1, -_ARM), (-_ARM, -_ARM), (-_ARM, -1), (_ARM, -1), (_ARM, -_ARM), (1, -_ARM)], 1)],
+    "cross": [
+        (
+            [
+                (1, _ARM),
+                (_ARM, _ARM),
+                (_ARM, 1),
+                (-_ARM, 1),
+                (-_ARM, _ARM),
+                (-1, _ARM),
+                (-1, -_ARM),
+                (-_ARM, -_ARM),
+                (-_ARM, -1),
+                (_ARM, -1),
+                (_ARM, -_ARM),
+                (1, -_ARM),
+            ],
+            1,
+        )
+    ],
     "star": [(_star(5, 0.4), 1)],
     "ring": [(_regular(48), 1), (_regular(48, 0.55), 0)],
 }
 
 
-def draw_shape(shape: str, size: int, center: tuple[float, float], radius: float, angle: float,
-               supersample: int = 4) -> np.ndarray:
+def draw_shape(
+    shape: str, size: int, center: tuple[float, float], radius: float, angle: float, supersample: int = 4
+) -> np.ndarray:
     """A (size, size) coverage mask in [0, 1]: the shape drawn large, then averaged down (anti-aliased)."""
     canvas = Image.new("L", (size * supersample, size * supersample), 0)
     pen = ImageDraw.Draw(canvas)
     cos, sin = math.cos(angle), math.sin(angle)
     for outline, fill in SHAPES[shape]:
-        corners = [((center[0] + radius * (x * cos - y * sin)) * supersample,
-                    (center[1] + radius * (x * sin + y * cos)) * supersample) for x, y in outline]
+        corners = [
+            (
+                (center[0] + radius * (x * cos - y * sin)) * supersample,
+                (center[1] + radius * (x * sin + y * cos)) * supersample,
+            )
+            for x, y in outline
+        ]
         pen.polygon(corners, fill=255 * fill)
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255
 
@@ -118,8 +150,18 @@ class Shapes(ImageClasses):
     """Generated pictures of simple shapes, the task of Rosenblatt's Mark I perceptron: a random
     position, size and rotation for each, Gaussian pixel noise, and random colours with 3 channels."""
 
-    def __init__(self, samples: int, image_size: int, noise: float, channels: int, batch_size: int,
-                 val_fraction: float, test_fraction: float, normalize: bool = False, seed: int = 0):
+    def __init__(
+        self,
+        samples: int,
+        image_size: int,
+        noise: float,
+        channels: int,
+        batch_size: int,
+        val_fraction: float,
+        test_fraction: float,
+        normalize: bool = False,
+        seed: int = 0,
+    ):
         super().__init__(batch_size, normalize, seed)
         if image_size < 8:
             raise ArchtrainError(f"data.image_size={image_size}: shapes need at least 8x8 pixels")
@@ -131,7 +173,7 @@ class Shapes(ImageClasses):
         """`samples` images (N, C, H, W) in [0, 1] and their labels, drawn from `seed` alone."""
         rng = np.random.default_rng(self.seed)
         names, size = list(SHAPES), self.image_size
-        labels = rng.permutation(np.arange(self.samples) % len(names))      # balanced classes
+        labels = rng.permutation(np.arange(self.samples) % len(names))  # balanced classes
         images = np.empty((self.samples, self.channels, size, size), dtype=np.float32)
         for i, label in enumerate(labels):
             radius = rng.uniform(0.25, 0.45) * size

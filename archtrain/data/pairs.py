@@ -21,7 +21,7 @@ def _reverse(rng: random.Random, min_len: int, max_len: int) -> tuple[str, str]:
 
 def _add(rng: random.Random, min_len: int, max_len: int) -> tuple[str, str]:
     width = max(1, (max_len - 1) // 2)
-    a, b = rng.randrange(10 ** width), rng.randrange(10 ** width)
+    a, b = rng.randrange(10**width), rng.randrange(10**width)
     return f"{a}+{b}", str(a + b)
 
 
@@ -44,8 +44,9 @@ def encode(pairs: list[tuple[str, str]], max_len: int) -> tuple[torch.Tensor, ..
 class DigitPairs(ArrayDataModule):
     """Generated pairs: `reverse` maps 3141 to 1413, `add` maps 12+34 to 46."""
 
-    def __init__(self, task: str, min_len: int, max_len: int, train_size: int, eval_size: int,
-                 batch_size: int, seed: int = 0):
+    def __init__(
+        self, task: str, min_len: int, max_len: int, train_size: int, eval_size: int, batch_size: int, seed: int = 0
+    ):
         super().__init__(batch_size, seed)
         if task not in TASKS:
             raise ArchtrainError(f"data.task must be one of {', '.join(TASKS)}, not '{task}'")
@@ -62,6 +63,7 @@ class DigitPairs(ArrayDataModule):
         for offset, (split, size) in enumerate(self.sizes.items()):
             rng = random.Random(self.seed * 1000 + offset)
             splits[split] = encode([make(rng, self.min_len, self.max_len) for _ in range(size)], self.max_len)
-        spec = DataSpec(vocab_size=len(VOCAB), max_len=self.max_len + 1,
-                        vocab=VOCAB, special={"pad": PAD, "bos": BOS, "eos": EOS})
+        spec = DataSpec(
+            vocab_size=len(VOCAB), max_len=self.max_len + 1, vocab=VOCAB, special={"pad": PAD, "bos": BOS, "eos": EOS}
+        )
         return splits, spec

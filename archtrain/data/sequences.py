@@ -41,9 +41,15 @@ def waveforms(count: int, length: int, noise: float, generator: torch.Generator)
     labels = torch.randint(0, len(WAVES), (count,), generator=generator)
     cycles = 2 + 4 * torch.rand(count, 1, generator=generator)
     phase = torch.rand(count, 1, generator=generator)
-    position = (torch.arange(length) / length * cycles + phase) % 1.0          # where in its cycle
-    shapes = torch.stack([torch.sin(2 * torch.pi * position), torch.where(position < 0.5, 1.0, -1.0),
-                          2 * position - 1, 1 - 4 * (position - 0.5).abs()])
+    position = (torch.arange(length) / length * cycles + phase) % 1.0  # where in its cycle
+    shapes = torch.stack(
+        [
+            torch.sin(2 * torch.pi * position),
+            torch.where(position < 0.5, 1.0, -1.0),
+            2 * position - 1,
+            1 - 4 * (position - 0.5).abs(),
+        ]
+    )
     signal = shapes[labels, torch.arange(count)]
     return (signal + noise * torch.randn(count, length, generator=generator)).unsqueeze(-1), labels
 
@@ -57,8 +63,10 @@ class Waveforms(ArrayDataModule):
         self.sizes = {"train": train_size, "val": eval_size, "test": eval_size}
 
     def load(self):
-        splits = {split: waveforms(size, self.length, self.noise, torch.Generator().manual_seed(self.seed * 1000 + i))
-                  for i, (split, size) in enumerate(self.sizes.items())}
+        splits = {
+            split: waveforms(size, self.length, self.noise, torch.Generator().manual_seed(self.seed * 1000 + i))
+            for i, (split, size) in enumerate(self.sizes.items())
+        }
         return splits, DataSpec(in_features=1, num_classes=len(WAVES), seq_len=self.length)
 
 
@@ -67,7 +75,9 @@ def copy_task(count: int, symbols: int, length: int, delay: int, generator: torc
     Targets: blanks, then the symbols again at the end (Hochreiter & Schmidhuber, 1997; Arjovsky et al., 2016)."""
     data = torch.randint(1, symbols + 1, (count, length), generator=generator)
     blank_in = torch.zeros(count, delay, dtype=torch.long)
-    inputs = torch.cat([data, blank_in, torch.full((count, 1), symbols + 1), torch.zeros(count, length, dtype=torch.long)], 1)
+    inputs = torch.cat(
+        [data, blank_in, torch.full((count, 1), symbols + 1), torch.zeros(count, length, dtype=torch.long)], 1
+    )
     targets = torch.cat([torch.zeros(count, length + delay + 1, dtype=torch.long), data], 1)
     return inputs, targets
 
@@ -75,16 +85,19 @@ def copy_task(count: int, symbols: int, length: int, delay: int, generator: torc
 class CopyTask(ArrayDataModule):
     """Remember `length` symbols across `delay` blank steps, then write them out."""
 
-    def __init__(self, symbols: int, length: int, delay: int, train_size: int, eval_size: int, batch_size: int,
-                 seed: int = 0):
+    def __init__(
+        self, symbols: int, length: int, delay: int, train_size: int, eval_size: int, batch_size: int, seed: int = 0
+    ):
         super().__init__(batch_size, seed)
         self.symbols, self.length, self.delay = symbols, length, delay
         self.sizes = {"train": train_size, "val": eval_size, "test": eval_size}
 
     def load(self):
-        splits = {split: copy_task(size, self.symbols, self.length, self.delay,
-                                   torch.Generator().manual_seed(self.seed * 1000 + i))
-                  for i, (split, size) in enumerate(self.sizes.items())}
+        splits = {
+            split: copy_task(
+                size, self.symbols, self.length, self.delay, torch.Generator().manual_seed(self.seed * 1000 + i)
+            )
+            for i, (split, size) in enumerate(self.sizes.items())
+        }
         vocab = ("_",) + tuple(chr(ord("a") + i) for i in range(self.symbols)) + ("|",)
-        return splits, DataSpec(vocab_size=len(vocab), seq_len=2 * self.length + self.delay + 1,
-                                vocab=vocab)
+        return splits, DataSpec(vocab_size=len(vocab), seq_len=2 * self.length + self.delay + 1, vocab=vocab)

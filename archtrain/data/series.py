@@ -14,8 +14,7 @@ def windows(series: torch.Tensor, window: int, horizon: int) -> tuple[torch.Tens
     """All (past `window` values, next `horizon` values) pairs, in time order."""
     n = len(series) - window - horizon + 1
     if n < 1:
-        raise ArchtrainError(f"a series of {len(series)} values is too short for "
-                             f"window={window} and horizon={horizon}")
+        raise ArchtrainError(f"a series of {len(series)} values is too short for window={window} and horizon={horizon}")
     past = series.unfold(0, window, 1)[:n].unsqueeze(-1)
     future = series[window:].unfold(0, horizon, 1)[:n]
     return past.contiguous(), future.contiguous()
@@ -32,8 +31,9 @@ class SeriesDataModule(ArrayDataModule):
     """A univariate series, split in time order and standardized with what training may see.
     Subclasses provide `raw_series`."""
 
-    def __init__(self, window: int, horizon: int, batch_size: int, val_fraction: float, test_fraction: float,
-                 seed: int = 0):
+    def __init__(
+        self, window: int, horizon: int, batch_size: int, val_fraction: float, test_fraction: float, seed: int = 0
+    ):
         super().__init__(batch_size, seed)
         self.window, self.horizon = window, horizon
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
@@ -49,12 +49,17 @@ class SeriesDataModule(ArrayDataModule):
         mean, std = float(seen.mean()), float(seen.std())
         past, future = (past - mean) / std, (future - mean) / std
         train = parts["train"]
-        spec = DataSpec(in_features=1, out_features=self.horizon, seq_len=self.window,
-                        scale=(mean, std), autoregression=fit_autoregression(past[train], future[train, 0]))
+        spec = DataSpec(
+            in_features=1,
+            out_features=self.horizon,
+            seq_len=self.window,
+            scale=(mean, std),
+            autoregression=fit_autoregression(past[train], future[train, 0]),
+        )
         return {k: (past[i], future[i]) for k, i in parts.items()}, spec
 
 
-BUNDLED = Path(__file__).parent / "bundled"      # small public-domain series, one value per line
+BUNDLED = Path(__file__).parent / "bundled"  # small public-domain series, one value per line
 SERIES = ("sunspots", "nile", "co2", "elnino")
 
 
@@ -72,7 +77,7 @@ class BundledSeries(SeriesDataModule):
         return torch.tensor(np.loadtxt(BUNDLED / f"{self.series}.txt"), dtype=torch.float32)
 
 
-StatsmodelsSeries = BundledSeries       # its name in the stored configs of runs made before the series were bundled
+StatsmodelsSeries = BundledSeries  # its name in the stored configs of runs made before the series were bundled
 
 
 class CsvSeries(SeriesDataModule):
@@ -85,18 +90,22 @@ class CsvSeries(SeriesDataModule):
     def raw_series(self) -> torch.Tensor:
         import pandas as pd
 
-        file = data_file(self.path, "data=csv_series reads a CSV file with a header row; "
-                                    "name the column with data.column=")
+        file = data_file(
+            self.path, "data=csv_series reads a CSV file with a header row; name the column with data.column="
+        )
         try:
             frame = pd.read_csv(file)
         except Exception as err:  # pandas raises several parser errors
             raise ArchtrainError(f"data.path: '{self.path}' is not a readable CSV file ({err})") from None
         if self.column not in frame:
-            raise ArchtrainError(f"data.column: '{self.path}' has no column '{self.column}'; "
-                                 f"its columns are {', '.join(map(str, frame.columns))}")
+            raise ArchtrainError(
+                f"data.column: '{self.path}' has no column '{self.column}'; "
+                f"its columns are {', '.join(map(str, frame.columns))}"
+            )
         values = pd.to_numeric(frame[self.column], errors="coerce")
         if values.isna().any():
             row = int(values.isna().to_numpy().argmax()) + 2
-            raise ArchtrainError(f"data.column: column '{self.column}' of '{self.path}' has a missing or "
-                                 f"non-numeric value at line {row}")
+            raise ArchtrainError(
+                f"data.column: column '{self.column}' of '{self.path}' has a missing or non-numeric value at line {row}"
+            )
         return torch.tensor(values.to_numpy(), dtype=torch.float32)

@@ -17,11 +17,9 @@ def standardize(features: torch.Tensor, train: torch.Tensor) -> tuple[torch.Tens
 class SklearnTable(ArrayDataModule):
     """One of scikit-learn's bundled classification tables (iris, wine, breast_cancer)."""
 
-    LOADERS = {"iris": datasets.load_iris, "wine": datasets.load_wine,
-               "breast_cancer": datasets.load_breast_cancer}
+    LOADERS = {"iris": datasets.load_iris, "wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer}
 
-    def __init__(self, table: str, batch_size: int, val_fraction: float, test_fraction: float,
-                 seed: int = 0):
+    def __init__(self, table: str, batch_size: int, val_fraction: float, test_fraction: float, seed: int = 0):
         super().__init__(batch_size, seed)
         if table not in self.LOADERS:
             raise ArchtrainError(f"unknown table '{table}'; choose from {', '.join(self.LOADERS)}")
@@ -56,8 +54,9 @@ class Moons(ArrayDataModule):
     """Two interleaving half circles with Gaussian noise (scikit-learn's make_moons): overlapping
     classes that a large network can memorize, the classic setting for regularization."""
 
-    def __init__(self, samples: int, noise: float, batch_size: int, val_fraction: float,
-                 test_fraction: float, seed: int = 0):
+    def __init__(
+        self, samples: int, noise: float, batch_size: int, val_fraction: float, test_fraction: float, seed: int = 0
+    ):
         super().__init__(batch_size, seed)
         self.samples, self.noise = samples, noise
         self.val_fraction, self.test_fraction = val_fraction, test_fraction

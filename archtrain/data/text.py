@@ -35,9 +35,17 @@ class CharText(ArrayDataModule):
     `test_fraction` 0 there is no test split, and the run ends after validation.
     """
 
-    def __init__(self, path: str | None, seq_len: int, batch_size: int, val_fraction: float,
-                 test_fraction: float, samples_per_epoch: int | None = None, stride: int | None = None,
-                 seed: int = 0):
+    def __init__(
+        self,
+        path: str | None,
+        seq_len: int,
+        batch_size: int,
+        val_fraction: float,
+        test_fraction: float,
+        samples_per_epoch: int | None = None,
+        stride: int | None = None,
+        seed: int = 0,
+    ):
         super().__init__(batch_size, seed, samples_per_epoch)
         self.path, self.seq_len, self.stride = path, seq_len, stride or seq_len
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
@@ -50,20 +58,26 @@ class CharText(ArrayDataModule):
         index = {ch: i for i, ch in enumerate(vocab)}
         ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
         n_test, n_val = int(len(ids) * self.test_fraction), int(len(ids) * self.val_fraction)
-        bounds = {"train": (0, len(ids) - n_val - n_test), "val": (len(ids) - n_val - n_test, len(ids) - n_test),
-                  "test": (len(ids) - n_test, len(ids))}
+        bounds = {
+            "train": (0, len(ids) - n_val - n_test),
+            "val": (len(ids) - n_val - n_test, len(ids) - n_test),
+            "test": (len(ids) - n_test, len(ids)),
+        }
         if not self.test_fraction:
             del bounds["test"]
-        splits = {name: self._windows(ids[a:b], name, self.stride if name == "train" else self.seq_len)
-                  for name, (a, b) in bounds.items()}
-        spec = DataSpec(vocab_size=len(vocab), seq_len=self.seq_len,
-                        vocab=tuple(vocab))
+        splits = {
+            name: self._windows(ids[a:b], name, self.stride if name == "train" else self.seq_len)
+            for name, (a, b) in bounds.items()
+        }
+        spec = DataSpec(vocab_size=len(vocab), seq_len=self.seq_len, vocab=tuple(vocab))
         return splits, spec
 
     def _windows(self, ids: torch.Tensor, split: str, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and next-character targets, as views of `ids` (no copy even when windows overlap)."""
         if len(ids) < self.seq_len + 1:
-            raise ArchtrainError(f"the text is too short: its {split} split of {len(ids)} characters "
-                                 f"holds no window of seq_len={self.seq_len} + 1")
+            raise ArchtrainError(
+                f"the text is too short: its {split} split of {len(ids)} characters "
+                f"holds no window of seq_len={self.seq_len} + 1"
+            )
         windows = ids.unfold(0, self.seq_len + 1, stride)
         return windows[:, :-1], windows[:, 1:]

@@ -15,8 +15,16 @@ class PointCloud(ArrayDataModule):
     """`samples` 2-D points, each drawn from one of `modes` Gaussians of standard deviation `std`, chosen
     uniformly, split into train, val and test; subclasses place the modes (`centres`)."""
 
-    def __init__(self, modes: int, std: float, samples: int, batch_size: int, val_fraction: float,
-                 test_fraction: float, seed: int = 0):
+    def __init__(
+        self,
+        modes: int,
+        std: float,
+        samples: int,
+        batch_size: int,
+        val_fraction: float,
+        test_fraction: float,
+        seed: int = 0,
+    ):
         super().__init__(batch_size, seed)
         self.modes, self.std, self.samples = modes, std, samples
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
@@ -42,8 +50,17 @@ class Ring(PointCloud):
     """`modes` Gaussians evenly spaced on a circle of `radius`: the mixture on which GANs show mode
     collapse (Metz et al., 2017)."""
 
-    def __init__(self, modes: int = 8, radius: float = 2.0, std: float = 0.05, samples: int = 4000,
-                 batch_size: int = 64, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        modes: int = 8,
+        radius: float = 2.0,
+        std: float = 0.05,
+        samples: int = 4000,
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+    ):
         super().__init__(modes, std, samples, batch_size, val_fraction, test_fraction, seed)
         self.radius = radius
 
@@ -56,8 +73,17 @@ class Grid(PointCloud):
     """`side` x `side` Gaussians on a square grid `spacing` apart, centred on the origin (the 25-Gaussian
     benchmark of Srivastava et al., 2017)."""
 
-    def __init__(self, side: int = 5, spacing: float = 1.0, std: float = 0.05, samples: int = 4000,
-                 batch_size: int = 64, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        side: int = 5,
+        spacing: float = 1.0,
+        std: float = 0.05,
+        samples: int = 4000,
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+    ):
         super().__init__(side * side, std, samples, batch_size, val_fraction, test_fraction, seed)
         self.side, self.spacing = side, spacing
 
@@ -70,8 +96,16 @@ class MoonPoints(PointCloud):
     """Two interleaving half circles of radius 1 (scikit-learn's make_moons layout), each a chain of
     `modes_per_moon` Gaussians evenly spaced along it; with `std` near the spacing they blur into moons."""
 
-    def __init__(self, modes_per_moon: int = 8, std: float = 0.1, samples: int = 4000, batch_size: int = 64,
-                 val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        modes_per_moon: int = 8,
+        std: float = 0.1,
+        samples: int = 4000,
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+    ):
         super().__init__(2 * modes_per_moon, std, samples, batch_size, val_fraction, test_fraction, seed)
         self.modes_per_moon = modes_per_moon
 
@@ -79,15 +113,24 @@ class MoonPoints(PointCloud):
         angle = torch.linspace(0, math.pi, self.modes_per_moon)
         upper = torch.stack([angle.cos(), angle.sin()], dim=1)
         lower = torch.stack([1 - angle.cos(), 0.5 - angle.sin()], dim=1)
-        return torch.cat([upper, lower]) - torch.tensor([0.5, 0.25])      # centred on the origin
+        return torch.cat([upper, lower]) - torch.tensor([0.5, 0.25])  # centred on the origin
 
 
 class SwissRoll(PointCloud):
     """A 2-D swiss roll (scikit-learn's make_swiss_roll seen from above): `modes` Gaussians evenly spaced
     in angle along the spiral r = angle / `turn_scale`, from 1.5 pi to 4.5 pi."""
 
-    def __init__(self, modes: int = 24, turn_scale: float = 5.0, std: float = 0.1, samples: int = 4000,
-                 batch_size: int = 64, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0):
+    def __init__(
+        self,
+        modes: int = 24,
+        turn_scale: float = 5.0,
+        std: float = 0.1,
+        samples: int = 4000,
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.1,
+        seed: int = 0,
+    ):
         super().__init__(modes, std, samples, batch_size, val_fraction, test_fraction, seed)
         self.turn_scale = turn_scale
 

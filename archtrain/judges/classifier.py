@@ -11,8 +11,15 @@ from omegaconf import DictConfig, OmegaConf
 from archtrain.errors import ArchtrainError
 
 # The judge trained on first use: small and fast (digits: about 97% test accuracy in a few seconds).
-JUDGE = ["model=mlp", "model.width=128", "task=classify", "trainer.max_epochs=30", "hardware.threads=1",
-         "progress_bar=false", "logger.tensorboard=false"]
+JUDGE = [
+    "model=mlp",
+    "model.width=128",
+    "task=classify",
+    "trainer.max_epochs=30",
+    "hardware.threads=1",
+    "progress_bar=false",
+    "logger.tensorboard=false",
+]
 
 
 def judge_folder(data: DictConfig) -> Path:
@@ -34,8 +41,10 @@ def judge_classifier(data: DictConfig, run: str | None = None):
         run = str(folder)
     parts = load_run(run)
     if parts.cfg.task.name != "classify" or parts.cfg.data.name != data.name:
-        raise ArchtrainError(f"judge={run}: a judge is a classify run on data={data.name}, and this one is "
-                             f"task={parts.cfg.task.name} on data={parts.cfg.data.name}")
+        raise ArchtrainError(
+            f"judge={run}: a judge is a classify run on data={data.name}, and this one is "
+            f"task={parts.cfg.task.name} on data={parts.cfg.data.name}"
+        )
     return parts
 
 
@@ -58,5 +67,6 @@ def train_judge(data: DictConfig, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     summary = run_job(cfg, folder, [], multirun=True)
     if summary.get("status") != "completed":
-        raise ArchtrainError(f"the judge classifier for data={data.name} did not train: {summary.get('error')} "
-                             f"(its files: {folder})")
+        raise ArchtrainError(
+            f"the judge classifier for data={data.name} did not train: {summary.get('error')} (its files: {folder})"
+        )

@@ -59,8 +59,12 @@ def classifier_view(features: PenultimateFeatures, fake: torch.Tensor) -> dict:
     classes = probabilities.shape[1]
     histogram = torch.bincount(probabilities.argmax(1), minlength=classes).float() / len(fake)
     entropy = -(histogram[histogram > 0] * histogram[histogram > 0].log()).sum()
-    return {"confidence": float(probabilities.max(1).values.mean()), "class_entropy": float(entropy),
-            "max_class_entropy": math.log(classes), "classes_present": int((histogram > 0).sum())}
+    return {
+        "confidence": float(probabilities.max(1).values.mean()),
+        "class_entropy": float(entropy),
+        "max_class_entropy": math.log(classes),
+        "classes_present": int((histogram > 0).sum()),
+    }
 
 
 def judge_images(fake: torch.Tensor, splits: dict, spec: DataSpec, judge, seed: int = 0) -> dict:
@@ -70,12 +74,17 @@ def judge_images(fake: torch.Tensor, splits: dict, spec: DataSpec, judge, seed: 
     features = PenultimateFeatures(judge.net, judge.data.spec, spec)
     train, test = splits["train"][0], splits["test"][0]
     generator = torch.Generator().manual_seed(seed)
-    floor = train[torch.randperm(len(train), generator=generator)[:len(test)]]
+    floor = train[torch.randperm(len(train), generator=generator)[: len(test)]]
     baseline = pixel_gaussian(train, len(test), generator)
     view = classifier_view(features, fake)
-    return {"fid": frechet_distance(features, test, fake), "fid_floor": frechet_distance(features, test, floor),
-            "fid_baseline": frechet_distance(features, test, baseline), **view,
-            "test_confidence": classifier_view(features, test)["confidence"], "samples": len(fake)}
+    return {
+        "fid": frechet_distance(features, test, fake),
+        "fid_floor": frechet_distance(features, test, floor),
+        "fid_baseline": frechet_distance(features, test, baseline),
+        **view,
+        "test_confidence": classifier_view(features, test)["confidence"],
+        "samples": len(fake),
+    }
 
 
 def inception_fid(real: torch.Tensor, fake: torch.Tensor, weights: str | None = None) -> float:
@@ -85,7 +94,10 @@ def inception_fid(real: torch.Tensor, fake: torch.Tensor, weights: str | None = 
         fid = FrechetInceptionDistance(feature=2048, normalize=True, feature_extractor_weights_path=weights)
     except (ModuleNotFoundError, OSError, RuntimeError) as err:
         raise ArchtrainError(f"the Inception FID needs torch-fidelity and its InceptionV3 weights: {err}") from None
-    rgb = (lambda x: x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+
+    def rgb(x: torch.Tensor) -> torch.Tensor:
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
     fid.update(rgb(real.clamp(0, 1)), real=True)
     fid.update(rgb(fake.clamp(0, 1)), real=False)
     return float(fid.compute())

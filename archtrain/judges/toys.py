@@ -9,8 +9,8 @@ from torchmetrics.utilities import dim_zero_cat
 from archtrain.data.spec import DataSpec
 from archtrain.training.sample_quality import gaussian_mmd
 
-NEAR = 3.0          # a sample is near a mode within this many standard deviations of its centre
-FAIR_SHARE = 0.2    # a mode is covered when it holds at least this fraction of its fair share (n / modes)
+NEAR = 3.0  # a sample is near a mode within this many standard deviations of its centre
+FAIR_SHARE = 0.2  # a mode is covered when it holds at least this fraction of its fair share (n / modes)
 
 
 def near_mode_counts(samples: torch.Tensor, centres: torch.Tensor, std: float) -> torch.Tensor:
@@ -35,9 +35,12 @@ def near_mode_share(samples: torch.Tensor, centres: torch.Tensor, std: float) ->
 def judge_points(samples: torch.Tensor, spec: DataSpec, fresh: torch.Tensor, bandwidth: float = 0.5) -> dict:
     """modes_covered (of `modes`), near_mode (share) and mmd (to `fresh` real points) of 2-D samples."""
     centres = torch.tensor(spec.modes)
-    return {"modes_covered": modes_covered(samples, centres, spec.mode_std), "modes": len(centres),
-            "near_mode": near_mode_share(samples, centres, spec.mode_std),
-            "mmd": float(gaussian_mmd(fresh.float(), samples.float(), bandwidth))}
+    return {
+        "modes_covered": modes_covered(samples, centres, spec.mode_std),
+        "modes": len(centres),
+        "near_mode": near_mode_share(samples, centres, spec.mode_std),
+        "mmd": float(gaussian_mmd(fresh.float(), samples.float(), bandwidth)),
+    }
 
 
 class ModeJudge(Metric):
@@ -78,5 +81,7 @@ def toy_metrics(spec: DataSpec) -> dict[str, Metric]:
     """modes_covered and near_mode metrics where the data is a toy mixture with known modes, else none."""
     if not spec.modes:
         return {}
-    return {"modes_covered": ModesCovered(spec.modes, spec.mode_std),
-            "near_mode": NearModeShare(spec.modes, spec.mode_std)}
+    return {
+        "modes_covered": ModesCovered(spec.modes, spec.mode_std),
+        "near_mode": NearModeShare(spec.modes, spec.mode_std),
+    }

@@ -43,16 +43,20 @@ def head_arguments(cfg: DictConfig, head: Head, accepted: set[str]) -> dict:
     """The constructor arguments that size the model's head to `head`."""
     model = target_class(cfg._target_)
     if not issubclass(model, Network) and "num_classes" not in accepted:
-        raise ArchtrainError(f"model={cfg.name} has no output head, which this task needs; its config names "
-                             f"the task it is made for (archtrain model={cfg.name} without task=), and a "
-                             f"model of your own takes num_classes, the number of outputs")
+        raise ArchtrainError(
+            f"model={cfg.name} has no output head, which this task needs; its config names "
+            f"the task it is made for (archtrain model={cfg.name} without task=), and a "
+            f"model of your own takes num_classes, the number of outputs"
+        )
     kwargs = {"num_classes": head.outputs} if "num_classes" in accepted else {}
     if "per_step" in accepted:
         kwargs["per_step"] = head.per_step
     elif getattr(model, "per_step", False) != head.per_step:
         per = {False: "example", True: "position"}
-        raise ArchtrainError(f"model={cfg.name} gives one output per {per[not head.per_step]}; "
-                             f"this task needs one per {per[head.per_step]}")
+        raise ArchtrainError(
+            f"model={cfg.name} gives one output per {per[not head.per_step]}; "
+            f"this task needs one per {per[head.per_step]}"
+        )
     return kwargs
 
 

@@ -19,21 +19,46 @@ class Transformer(Network):
 
     per_step = True
 
-    def __init__(self, vocab_size: int, max_len: int, d_model: int = 64, num_heads: int = 4,
-                 encoder_layers: int = 2, decoder_layers: int = 2, ff_mult: int = 4, dropout: float = 0.1,
-                 drop_path: float = 0.0, prenorm: bool = True, positions: str = "sinusoidal",
-                 beam_size: int = 1, length_penalty: float = 0.6, pad_id: int = 0, eos_id: int | None = None):
+    def __init__(
+        self,
+        vocab_size: int,
+        max_len: int,
+        d_model: int = 64,
+        num_heads: int = 4,
+        encoder_layers: int = 2,
+        decoder_layers: int = 2,
+        ff_mult: int = 4,
+        dropout: float = 0.1,
+        drop_path: float = 0.0,
+        prenorm: bool = True,
+        positions: str = "sinusoidal",
+        beam_size: int = 1,
+        length_penalty: float = 0.6,
+        pad_id: int = 0,
+        eos_id: int | None = None,
+    ):
         super().__init__()
-        self.pad_id, self.eos_id, self.scale = pad_id, eos_id, d_model ** 0.5
+        self.pad_id, self.eos_id, self.scale = pad_id, eos_id, d_model**0.5
         self.beam_size, self.length_penalty = beam_size, length_penalty
         self.embed = nn.Embedding(vocab_size, d_model)
         self.positions = PositionalEncoding(positions, max_len, d_model, num_heads)
         self.drop = nn.Dropout(dropout)
 
         def blocks(depth: int, cross: bool) -> nn.ModuleList:
-            return nn.ModuleList(TransformerBlock(d_model, num_heads, ff_mult, dropout, cross=cross, drop_path=rate,
-                                                  prenorm=prenorm, rotary=self.positions.rotary)
-                                 for rate in depth_rates(drop_path, depth))
+            return nn.ModuleList(
+                TransformerBlock(
+                    d_model,
+                    num_heads,
+                    ff_mult,
+                    dropout,
+                    cross=cross,
+                    drop_path=rate,
+                    prenorm=prenorm,
+                    rotary=self.positions.rotary,
+                )
+                for rate in depth_rates(drop_path, depth)
+            )
+
         self.encoder, self.decoder = blocks(encoder_layers, cross=False), blocks(decoder_layers, cross=True)
         self.norm_enc, self.norm_dec = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
@@ -49,8 +74,9 @@ class Transformer(Network):
             x = block(x, mask=mask)
         return self.norm_enc(x), mask
 
-    def run_decoder(self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor,
-                    caches: list[KVCache] | None = None) -> torch.Tensor:
+    def run_decoder(
+        self, tgt: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor, caches: list[KVCache] | None = None
+    ) -> torch.Tensor:
         """The decoder's final states for `tgt`; with `caches` (one per decoder layer), `tgt` holds only the
         new steps."""
         caches = caches or [None] * len(self.decoder)
@@ -64,8 +90,15 @@ class Transformer(Network):
         return self.run_decoder(tgt, *self.encode(src))
 
     @torch.no_grad()
-    def decode(self, src: torch.Tensor, bos_id: int, max_len: int, beam_size: int | None = None,
-                 eos_id: int | None = None, length_penalty: float | None = None) -> torch.Tensor:
+    def decode(
+        self,
+        src: torch.Tensor,
+        bos_id: int,
+        max_len: int,
+        beam_size: int | None = None,
+        eos_id: int | None = None,
+        length_penalty: float | None = None,
+    ) -> torch.Tensor:
         """Decode `max_len` tokens after <s> by beam search (beam_size=1 is greedy decoding), encoding the
         source once and caching the decoder's keys and values. A hypothesis ends at `eos_id`: it keeps its
         </s> and pad ids follow. The best final hypothesis by log-probability / length_penalty wins.
@@ -76,13 +109,13 @@ class Transformer(Network):
         batch, vocab, device = len(src), self.head.out_features, src.device
         memory, mask = (t.repeat_interleave(beams, dim=0) for t in self.encode(src))
         caches = [KVCache() for _ in self.decoder]
-        first_row = torch.arange(batch, device=device).unsqueeze(1) * beams    # of each source's beams
+        first_row = torch.arange(batch, device=device).unsqueeze(1) * beams  # of each source's beams
         ended = torch.full((vocab,), float("-inf"), device=device)
-        ended[self.pad_id] = 0.0                           # a finished hypothesis only continues with pad
+        ended[self.pad_id] = 0.0  # a finished hypothesis only continues with pad
         tokens = torch.full((batch * beams, 1), bos_id, dtype=torch.long, device=device)
         out = tokens[:, :0]
         scores = torch.full((batch, beams), float("-inf"), device=device)
-        scores[:, 0] = 0.0                                 # one live hypothesis per source to begin with
+        scores[:, 0] = 0.0  # one live hypothesis per source to begin with
         lengths = torch.zeros(batch, beams, device=device)
         done = torch.zeros(batch, beams, dtype=torch.bool, device=device)
         for _ in range(max_len):
@@ -110,21 +143,44 @@ class GPT(Network):
 
     per_step = True
 
-    def __init__(self, vocab_size: int, seq_len: int, num_layers: int = 4, num_heads: int = 4,
-                 d_model: int = 128, dropout: float = 0.0, drop_path: float = 0.0, prenorm: bool = True,
-                 positions: str = "learned", moe_experts: int = 0, moe_top_k: int = 2, moe_aux_weight: float = 0.01):
+    def __init__(
+        self,
+        vocab_size: int,
+        seq_len: int,
+        num_layers: int = 4,
+        num_heads: int = 4,
+        d_model: int = 128,
+        dropout: float = 0.0,
+        drop_path: float = 0.0,
+        prenorm: bool = True,
+        positions: str = "learned",
+        moe_experts: int = 0,
+        moe_top_k: int = 2,
+        moe_aux_weight: float = 0.01,
+    ):
         super().__init__()
         self.seq_len = seq_len
         self.token = nn.Embedding(vocab_size, d_model)
         self.positions = PositionalEncoding(positions, seq_len, d_model, num_heads)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, num_heads, 4, dropout, drop_path=rate, prenorm=prenorm,
-                                                     rotary=self.positions.rotary, moe_experts=moe_experts,
-                                                     moe_top_k=moe_top_k, moe_aux_weight=moe_aux_weight)
-                                    for rate in depth_rates(drop_path, num_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                d_model,
+                num_heads,
+                4,
+                dropout,
+                drop_path=rate,
+                prenorm=prenorm,
+                rotary=self.positions.rotary,
+                moe_experts=moe_experts,
+                moe_top_k=moe_top_k,
+                moe_aux_weight=moe_aux_weight,
+            )
+            for rate in depth_rates(drop_path, num_layers)
+        )
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
-        self.head.weight = self.token.weight            # weight tying (Press & Wolf, 2017)
+        self.head.weight = self.token.weight  # weight tying (Press & Wolf, 2017)
         self.apply(self._init)
 
     @staticmethod
@@ -143,15 +199,16 @@ class GPT(Network):
         return self.norm(x)
 
     @torch.no_grad()
-    def sample(self, prompt_ids: torch.Tensor, length: int, temperature: float = 1.0,
-                 top_k: int | None = None) -> torch.Tensor:
+    def sample(
+        self, prompt_ids: torch.Tensor, length: int, temperature: float = 1.0, top_k: int | None = None
+    ) -> torch.Tensor:
         """Extend `prompt_ids` (batch, time) by `length` sampled tokens. The prompt runs once, then each new
         token runs alone against the cached keys and values. A window longer than seq_len tokens drops
         its oldest token, which moves every position, so the cache is then rebuilt from the last seq_len."""
         ids, fresh, caches = prompt_ids, prompt_ids, None
         for _ in range(length):
             if caches is None or caches[0].length + fresh.shape[1] > self.seq_len:
-                caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len:]
+                caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len :]
             fresh = sample_next(self(fresh, caches)[:, -1], temperature, top_k)
             ids = torch.cat([ids, fresh], dim=1)
         return ids

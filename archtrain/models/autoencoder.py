@@ -22,20 +22,31 @@ class Autoencoder(Network):
     from_code: nn.Module
     up: nn.Module
 
-    def __init__(self, in_features: int, code_size: int, num_classes: int, variational: bool, conditional: bool,
-                 in_channels: int | None = None, image_size: int | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        code_size: int,
+        num_classes: int,
+        variational: bool,
+        conditional: bool,
+        in_channels: int | None = None,
+        image_size: int | None = None,
+    ):
         super().__init__()
         self.shape = (in_channels, image_size, image_size) if image_size else (in_features,)
         self.code_size, self.variational = code_size, variational
-        self.classes = num_classes if conditional else 0      # one-hot inputs to both halves
+        self.classes = num_classes if conditional else 0  # one-hot inputs to both halves
         self.code_outputs = 2 * code_size if variational else code_size
         self.head = nn.Linear(code_size, num_classes)
 
     def _with_class(self, vector: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if not self.classes:
             return vector
-        one_hot = (F.one_hot(labels, self.classes).to(vector.dtype) if labels is not None
-                   else vector.new_zeros(len(vector), self.classes))
+        one_hot = (
+            F.one_hot(labels, self.classes).to(vector.dtype)
+            if labels is not None
+            else vector.new_zeros(len(vector), self.classes)
+        )
         return torch.cat([vector, one_hot], dim=1)
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -55,9 +66,19 @@ class Autoencoder(Network):
 class MLPAutoencoder(Autoencoder):
     """Encoder and decoder are MLPs with `depth` hidden layers of `width` units, mirror images of each other."""
 
-    def __init__(self, in_features: int, num_classes: int = 1, code_size: int = 8, depth: int = 2, width: int = 256,
-                 activation: str = "relu", variational: bool = False, conditional: bool = False,
-                 in_channels: int | None = None, image_size: int | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int = 1,
+        code_size: int = 8,
+        depth: int = 2,
+        width: int = 256,
+        activation: str = "relu",
+        variational: bool = False,
+        conditional: bool = False,
+        in_channels: int | None = None,
+        image_size: int | None = None,
+    ):
         super().__init__(in_features, code_size, num_classes, variational, conditional, in_channels, image_size)
         self.down, self.up = nn.Flatten(), nn.Identity()
         self.to_code = MLP(in_features + self.classes, self.code_outputs, depth, width, activation)
@@ -70,21 +91,32 @@ class ConvAutoencoder(Autoencoder):
     exact size before its convolution (so odd sizes such as MNIST's 7 px come back), then a 3x3
     convolution to the image's channels."""
 
-    def __init__(self, in_channels: int, image_size: int, in_features: int, num_classes: int = 1, code_size: int = 8,
-                 channels: int = 32, stages: int = 2, variational: bool = False, conditional: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        in_features: int,
+        num_classes: int = 1,
+        code_size: int = 8,
+        channels: int = 32,
+        stages: int = 2,
+        variational: bool = False,
+        conditional: bool = False,
+    ):
         super().__init__(in_features, code_size, num_classes, variational, conditional, in_channels, image_size)
         feature_map, sizes, widths = FeatureMap(image_size), [image_size], [in_channels]
         down = []
         for stage in range(stages):
             stride = feature_map.stride()
-            down.append(ConvNormAct(widths[-1], channels * 2 ** stage, 3, stride))
+            down.append(ConvNormAct(widths[-1], channels * 2**stage, 3, stride))
             sizes.append(feature_map.size)
-            widths.append(channels * 2 ** stage)
+            widths.append(channels * 2**stage)
         flat = widths[-1] * sizes[-1] ** 2
         self.down = nn.Sequential(*down, nn.Flatten())
         self.to_code = nn.Linear(flat + self.classes, self.code_outputs)
-        self.from_code = nn.Sequential(nn.Linear(code_size + self.classes, flat), nn.ReLU(),
-                                       nn.Unflatten(1, (widths[-1], sizes[-1], sizes[-1])))
+        self.from_code = nn.Sequential(
+            nn.Linear(code_size + self.classes, flat), nn.ReLU(), nn.Unflatten(1, (widths[-1], sizes[-1], sizes[-1]))
+        )
         up = []
         for stage in reversed(range(stages)):
             up += [nn.Upsample(size=sizes[stage]), ConvNormAct(widths[stage + 1], max(widths[stage], channels), 3)]

@@ -17,21 +17,45 @@ POOLINGS = ("cls", "mean")
 class BertEncoder(nn.Module):
     """Token embeddings and positions, then Transformer blocks that see every position but padding."""
 
-    def __init__(self, vocab_size: int, seq_len: int, num_layers: int, num_heads: int, d_model: int,
-                 ff_mult: int, dropout: float, drop_path: float, prenorm: bool, pad_id: int, positions: str,
-                 moe_experts: int, moe_top_k: int, moe_aux_weight: float):
+    def __init__(
+        self,
+        vocab_size: int,
+        seq_len: int,
+        num_layers: int,
+        num_heads: int,
+        d_model: int,
+        ff_mult: int,
+        dropout: float,
+        drop_path: float,
+        prenorm: bool,
+        pad_id: int,
+        positions: str,
+        moe_experts: int,
+        moe_top_k: int,
+        moe_aux_weight: float,
+    ):
         super().__init__()
         self.pad_id = pad_id
         self.token = nn.Embedding(vocab_size, d_model)
-        nn.init.normal_(self.token.weight, std=0.02)      # small, as the table is also the MLM output layer
+        nn.init.normal_(self.token.weight, std=0.02)  # small, as the table is also the MLM output layer
         self.positions = PositionalEncoding(positions, seq_len, d_model, num_heads)
         self.embed_norm, self.drop = nn.LayerNorm(d_model), nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(TransformerBlock(d_model, num_heads, ff_mult, dropout, drop_path=rate,
-                                                     prenorm=prenorm, rotary=self.positions.rotary,
-                                                     moe_experts=moe_experts, moe_top_k=moe_top_k,
-                                                     moe_aux_weight=moe_aux_weight)
-                                    for rate in depth_rates(drop_path, num_layers))
-        self.norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()   # post-norm blocks end normalized
+        self.blocks = nn.ModuleList(
+            TransformerBlock(
+                d_model,
+                num_heads,
+                ff_mult,
+                dropout,
+                drop_path=rate,
+                prenorm=prenorm,
+                rotary=self.positions.rotary,
+                moe_experts=moe_experts,
+                moe_top_k=moe_top_k,
+                moe_aux_weight=moe_aux_weight,
+            )
+            for rate in depth_rates(drop_path, num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model) if prenorm else nn.Identity()  # post-norm blocks end normalized
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """(batch, seq) token ids -> (batch, seq, d_model) hidden states."""
@@ -74,21 +98,53 @@ class BERT(Network):
     `pooling='mean'` from the mean over the positions that are not padding. Learned positions by default,
     as in BERT; optionally sinusoidal or rotary positions and mixture-of-experts feed-forward networks, as in GPT."""
 
-    def __init__(self, vocab_size: int, seq_len: int, num_classes: int | None = None, per_step: bool = False,
-                 num_layers: int = 4, num_heads: int = 4, d_model: int = 128, ff_mult: int = 4, dropout: float = 0.1,
-                 drop_path: float = 0.0, prenorm: bool = True, pad_id: int = 0, positions: str = "learned",
-                 moe_experts: int = 0, moe_top_k: int = 2, moe_aux_weight: float = 0.01, pooling: str = "cls"):
+    def __init__(
+        self,
+        vocab_size: int,
+        seq_len: int,
+        num_classes: int | None = None,
+        per_step: bool = False,
+        num_layers: int = 4,
+        num_heads: int = 4,
+        d_model: int = 128,
+        ff_mult: int = 4,
+        dropout: float = 0.1,
+        drop_path: float = 0.0,
+        prenorm: bool = True,
+        pad_id: int = 0,
+        positions: str = "learned",
+        moe_experts: int = 0,
+        moe_top_k: int = 2,
+        moe_aux_weight: float = 0.01,
+        pooling: str = "cls",
+    ):
         super().__init__()
         if pooling not in POOLINGS:
             raise ArchtrainError(f"unknown pooling '{pooling}'; choose from {', '.join(POOLINGS)}")
         if per_step and num_classes not in (None, vocab_size):
-            raise ArchtrainError(f"BERT's masked-LM head predicts the {vocab_size} tokens of the vocabulary, "
-                                 f"not {num_classes} outputs per position")
+            raise ArchtrainError(
+                f"BERT's masked-LM head predicts the {vocab_size} tokens of the vocabulary, "
+                f"not {num_classes} outputs per position"
+            )
         if not per_step and num_classes is None:
             raise ArchtrainError("BERT's classifier needs num_classes (or per_step=True for the masked-LM head)")
         self.per_step, self.pooling, self.dropout = per_step, pooling, dropout
-        self.encoder = BertEncoder(vocab_size, seq_len, num_layers, num_heads, d_model, ff_mult, dropout,
-                                   drop_path, prenorm, pad_id, positions, moe_experts, moe_top_k, moe_aux_weight)
+        self.encoder = BertEncoder(
+            vocab_size,
+            seq_len,
+            num_layers,
+            num_heads,
+            d_model,
+            ff_mult,
+            dropout,
+            drop_path,
+            prenorm,
+            pad_id,
+            positions,
+            moe_experts,
+            moe_top_k,
+            moe_aux_weight,
+        )
         self.head = MaskedLMHead(self.encoder.token) if per_step else ClassificationHead(d_model, num_classes, dropout)
 
     @property

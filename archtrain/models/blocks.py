@@ -9,8 +9,12 @@ from torch import nn
 from archtrain.errors import ArchtrainError
 
 ACTIVATIONS = {
-    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
 }
 POSITIONS = ("sinusoidal", "learned", "rotary")
 
@@ -30,10 +34,11 @@ def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
 def sinusoidal_embedding(positions: torch.Tensor, d_model: int) -> torch.Tensor:
     """Vaswani et al.'s sines and cosines of any positions (a diffusion model's timesteps too): (n, d_model)."""
     angle = positions.float().unsqueeze(1) * torch.exp(
-        torch.arange(0, d_model, 2, device=positions.device) * (-math.log(10000.0) / d_model))
+        torch.arange(0, d_model, 2, device=positions.device) * (-math.log(10000.0) / d_model)
+    )
     table = torch.zeros(len(positions), d_model, device=positions.device)
     table[:, 0::2] = torch.sin(angle)
-    table[:, 1::2] = torch.cos(angle[:, :d_model // 2])
+    table[:, 1::2] = torch.cos(angle[:, : d_model // 2])
     return table
 
 
@@ -51,7 +56,7 @@ class Rotary(nn.Module):
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """Rotate `x` (batch, heads, time, head_dim) whose first step is at position `offset`."""
-        cos, sin = self.cos[offset: offset + x.shape[-2]], self.sin[offset: offset + x.shape[-2]]
+        cos, sin = self.cos[offset : offset + x.shape[-2]], self.sin[offset : offset + x.shape[-2]]
         first, second = x.chunk(2, dim=-1)
         return torch.cat([first * cos - second * sin, first * sin + second * cos], dim=-1)
 
@@ -72,12 +77,13 @@ class PositionalEncoding(nn.Module):
         if kind == "learned":
             self.table = nn.Parameter(torch.randn(length, d_model) * learned_std)
         else:
-            self.register_buffer("table", sinusoidal_positions(length, d_model) if kind == "sinusoidal" else None,
-                                 persistent=False)
+            self.register_buffer(
+                "table", sinusoidal_positions(length, d_model) if kind == "sinusoidal" else None, persistent=False
+            )
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """`x` (batch, time, d_model) with its positions, the first being `offset`."""
-        return x if self.table is None else x + self.table[offset: offset + x.shape[1]]
+        return x if self.table is None else x + self.table[offset : offset + x.shape[1]]
 
 
 class KVCache:
@@ -114,11 +120,17 @@ class Attention(nn.Module):
         if d_model % num_heads:
             raise ArchtrainError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.num_heads, self.dropout, self.rotary = num_heads, dropout, rotary
-        self.in_proj = nn.Linear(d_model, 3 * d_model)     # queries, keys and values, as in nn.MultiheadAttention
+        self.in_proj = nn.Linear(d_model, 3 * d_model)  # queries, keys and values, as in nn.MultiheadAttention
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                causal: bool = False, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """`mask` is True where a query may attend, broadcastable to (batch, heads, query, key)."""
         q, k, v = (self._heads(t) for t in self._project(x, context))
         past = 0 if cache is None else cache.length
@@ -126,10 +138,11 @@ class Attention(nn.Module):
             q, k = self.rotary(q, past), self.rotary(k, past)
         if cache is not None:
             k, v = cache.extend(k, v)
-        if causal and past:             # is_causal would align the queries with the first keys, not the last
+        if causal and past:  # is_causal would align the queries with the first keys, not the last
             mask, causal = torch.ones(q.shape[2], k.shape[2], dtype=torch.bool, device=x.device).tril(past), False
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=causal, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(y.transpose(1, 2).flatten(2))
 
     def _project(self, x: torch.Tensor, context: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
@@ -149,8 +162,9 @@ class FeedForward(nn.Sequential):
     """The position-wise two-layer network of a Transformer block."""
 
     def __init__(self, d_model: int, mult: int = 4, dropout: float = 0.0):
-        super().__init__(nn.Linear(d_model, mult * d_model), nn.GELU(),
-                         nn.Linear(mult * d_model, d_model), nn.Dropout(dropout))
+        super().__init__(
+            nn.Linear(d_model, mult * d_model), nn.GELU(), nn.Linear(mult * d_model, d_model), nn.Dropout(dropout)
+        )
 
 
 def load_balancing_loss(probs: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
@@ -168,8 +182,15 @@ class MoEFeedForward(nn.Module):
     probabilities, renormalized over the chosen experts. Each training forward keeps the load-balancing
     loss; `auxiliary_loss()` is `aux_weight` times it, for the task to add to its objective."""
 
-    def __init__(self, d_model: int, num_experts: int, top_k: int = 2, mult: int = 4, dropout: float = 0.0,
-                 aux_weight: float = 0.01):
+    def __init__(
+        self,
+        d_model: int,
+        num_experts: int,
+        top_k: int = 2,
+        mult: int = 4,
+        dropout: float = 0.0,
+        aux_weight: float = 0.01,
+    ):
         super().__init__()
         if not 1 <= top_k <= num_experts:
             raise ArchtrainError(f"moe_top_k={top_k} must be between 1 and moe_experts={num_experts}")
@@ -227,17 +248,31 @@ class TransformerBlock(nn.Module):
     feed-forward network by a mixture of that many experts, each token using `moe_top_k` of them.
     """
 
-    def __init__(self, d_model: int, num_heads: int, ff_mult: int = 4, dropout: float = 0.0,
-                 cross: bool = False, drop_path: float = 0.0, prenorm: bool = True, rotary: Rotary | None = None,
-                 moe_experts: int = 0, moe_top_k: int = 2, moe_aux_weight: float = 0.01):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        ff_mult: int = 4,
+        dropout: float = 0.0,
+        cross: bool = False,
+        drop_path: float = 0.0,
+        prenorm: bool = True,
+        rotary: Rotary | None = None,
+        moe_experts: int = 0,
+        moe_top_k: int = 2,
+        moe_aux_weight: float = 0.01,
+    ):
         super().__init__()
         self.prenorm, self.cross = prenorm, cross
         self.norm1, self.attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout, rotary)
         if cross:
             self.norm_cross, self.cross_attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout)
         self.norm2 = nn.LayerNorm(d_model)
-        self.ff = (MoEFeedForward(d_model, moe_experts, moe_top_k, ff_mult, dropout, moe_aux_weight) if moe_experts
-                   else FeedForward(d_model, ff_mult, dropout))
+        self.ff = (
+            MoEFeedForward(d_model, moe_experts, moe_top_k, ff_mult, dropout, moe_aux_weight)
+            if moe_experts
+            else FeedForward(d_model, ff_mult, dropout)
+        )
         self.drop = nn.Dropout(dropout)
         self.drop_path = DropPath(drop_path)
 
@@ -246,9 +281,15 @@ class TransformerBlock(nn.Module):
             return x + self.drop_path(branch(norm(x)))
         return norm(x + self.drop_path(branch(x)))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
-                memory: torch.Tensor | None = None, memory_mask: torch.Tensor | None = None,
-                cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        memory: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         x = self._residual(x, self.norm1, lambda h: self.drop(self.attn(h, mask=mask, causal=causal, cache=cache)))
         if self.cross:
             x = self._residual(x, self.norm_cross, lambda h: self.drop(self.cross_attn(h, memory, mask=memory_mask)))
@@ -268,4 +309,3 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
 def sequence_input(width: int, in_features: int | None = None, vocab_size: int | None = None) -> nn.Module:
     """Token ids through an embedding, or feature vectors through a linear map, to `width` channels."""
     return nn.Embedding(vocab_size, width) if vocab_size is not None else nn.Linear(in_features, width)
-

@@ -40,8 +40,15 @@ class DenoisingMLP(NoisePredictor):
     """For vectors (2-D toys): an MLP of `depth` hidden layers of `width` that reads x_t beside the
     timestep (and label) embedding of `embedding_size`."""
 
-    def __init__(self, in_features: int, num_classes: int | None = None, width: int = 128, depth: int = 3,
-                 embedding_size: int = 32, activation: str = "silu"):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int | None = None,
+        width: int = 128,
+        depth: int = 3,
+        embedding_size: int = 32,
+        activation: str = "silu",
+    ):
         super().__init__()
         self.embed = TimestepEmbedding(embedding_size, num_classes)
         self.null_label = num_classes
@@ -56,8 +63,15 @@ class DenoisingUNet(UNetTrunk, NoisePredictor):
     would mix noise levels), with the timestep (and label) embedding added to every level and a 1x1
     convolution from the full-resolution map to the predicted noise."""
 
-    def __init__(self, in_channels: int, image_size: int, num_classes: int | None = None, depth: int = 2,
-                 width: int = 32, embedding_size: int = 128):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int | None = None,
+        depth: int = 2,
+        width: int = 32,
+        embedding_size: int = 128,
+    ):
         super().__init__(in_channels, image_size, depth, width, norm="group", embedding_size=embedding_size)
         self.embed = TimestepEmbedding(embedding_size, num_classes)
         self.null_label = num_classes

@@ -21,8 +21,15 @@ class Perceptron(Network):
 class MLP(Network):
     """Multilayer perceptron (Rumelhart, Hinton & Williams, 1986): `depth` hidden layers of `width`."""
 
-    def __init__(self, in_features: int, num_classes: int, depth: int = 2, width: int = 256,
-                 activation: str = "relu", dropout: float = 0.0):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        depth: int = 2,
+        width: int = 256,
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ):
         super().__init__()
         layers, size = [], in_features
         for _ in range(depth):

@@ -41,8 +41,15 @@ class GAN(Adversarial):
     """The fully connected GAN of Goodfellow et al. (2014): generator and discriminator are MLPs with
     `depth` hidden layers of `width` units; the generator reads `latent_size` noise values."""
 
-    def __init__(self, in_features: int, latent_size: int = 8, width: int = 128, depth: int = 2,
-                 activation: str = "leaky_relu", spectral_norm: bool = False):
+    def __init__(
+        self,
+        in_features: int,
+        latent_size: int = 8,
+        width: int = 128,
+        depth: int = 2,
+        activation: str = "leaky_relu",
+        spectral_norm: bool = False,
+    ):
         super().__init__()
         self.latent_size = latent_size
         self.generator = MLP(latent_size, in_features, depth, width, activation)
@@ -86,29 +93,51 @@ class DCGAN(Adversarial):
     generator's tanh is mapped to the data's scale and the discriminator maps it back.
     `discriminator_norm=none` drops batch norm from the discriminator (WGAN-GP's critic must have none)."""
 
-    def __init__(self, in_channels: int, image_size: int, latent_size: int = 64, width: int = 32, depth: int = 3,
-                 discriminator_norm: str = "batch", spectral_norm: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        latent_size: int = 64,
+        width: int = 32,
+        depth: int = 3,
+        discriminator_norm: str = "batch",
+        spectral_norm: bool = False,
+    ):
         super().__init__()
         choose("discriminator_norm", discriminator_norm, DISCRIMINATOR_NORMS)
         levels = halvings(image_size, depth)
         if levels == 0:
-            raise ArchtrainError(f"model=dcgan halves the image side with strided convolutions (at most "
-                                 f"model.depth={depth} times, while the side is even); a {image_size} px side "
-                                 f"gives none")
+            raise ArchtrainError(
+                f"model=dcgan halves the image side with strided convolutions (at most "
+                f"model.depth={depth} times, while the side is even); a {image_size} px side "
+                f"gives none"
+            )
         self.latent_size, base = latent_size, image_size >> levels
-        channels = [width * 2 ** level for level in range(levels)]      # at each map size, largest map first
+        channels = [width * 2**level for level in range(levels)]  # at each map size, largest map first
         self.generator = nn.Sequential(
-            nn.Linear(latent_size, channels[-1] * base * base, bias=False), nn.Unflatten(1, (channels[-1], base, base)),
-            nn.BatchNorm2d(channels[-1]), nn.ReLU(),
-            *[layer for wide, narrow in zip(channels[:0:-1], channels[-2::-1]) for layer in
-              (nn.ConvTranspose2d(wide, narrow, 4, 2, 1, bias=False), nn.BatchNorm2d(narrow), nn.ReLU())],
-            nn.ConvTranspose2d(channels[0], in_channels, 4, 2, 1), nn.Tanh(), Rescale(0.5, 0.5))
+            nn.Linear(latent_size, channels[-1] * base * base, bias=False),
+            nn.Unflatten(1, (channels[-1], base, base)),
+            nn.BatchNorm2d(channels[-1]),
+            nn.ReLU(),
+            *[
+                layer
+                for wide, narrow in zip(channels[:0:-1], channels[-2::-1])
+                for layer in (nn.ConvTranspose2d(wide, narrow, 4, 2, 1, bias=False), nn.BatchNorm2d(narrow), nn.ReLU())
+            ],
+            nn.ConvTranspose2d(channels[0], in_channels, 4, 2, 1),
+            nn.Tanh(),
+            Rescale(0.5, 0.5),
+        )
         norm = discriminator_norm == "batch"
         self.discriminator = nn.Sequential(
             Rescale(2.0, -1.0),
             ConvNormAct(in_channels, channels[0], 4, 2, norm=False, activation=leaky_relu),
-            *[ConvNormAct(narrow, wide, 4, 2, norm=norm, activation=leaky_relu)
-              for narrow, wide in zip(channels, channels[1:])],
-            nn.Flatten(), nn.Linear(channels[-1] * base * base, 1))
+            *[
+                ConvNormAct(narrow, wide, 4, 2, norm=norm, activation=leaky_relu)
+                for narrow, wide in zip(channels, channels[1:])
+            ],
+            nn.Flatten(),
+            nn.Linear(channels[-1] * base * base, 1),
+        )
         if spectral_norm:
             self.normalize_spectrally()

@@ -74,8 +74,9 @@ class ModernHopfield(AssociativeMemory):
     def update(self, states: torch.Tensor) -> torch.Tensor:
         """One update of the continuous states: softmax attention over the stored patterns."""
         keys = self.memories.unsqueeze(0)
-        return F.scaled_dot_product_attention(states.unsqueeze(1), keys, keys,
-                                              scale=self.inverse_temperature).squeeze(1)
+        return F.scaled_dot_product_attention(states.unsqueeze(1), keys, keys, scale=self.inverse_temperature).squeeze(
+            1
+        )
 
     def recall(self, probes, sweeps, generator=None):
         states = probes

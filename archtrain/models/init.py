@@ -3,9 +3,9 @@
 from torch import nn
 
 SCHEMES = {
-    "xavier": nn.init.xavier_uniform_,                                            # Glorot & Bengio, 2010
-    "kaiming": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),         # He et al., 2015
-    "orthogonal": nn.init.orthogonal_,                                            # Saxe et al., 2014
+    "xavier": nn.init.xavier_uniform_,  # Glorot & Bengio, 2010
+    "kaiming": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),  # He et al., 2015
+    "orthogonal": nn.init.orthogonal_,  # Saxe et al., 2014
 }
 LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
 

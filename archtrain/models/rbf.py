@@ -13,7 +13,7 @@ class RBFNetwork(Network):
     centre to the nearest other one (Moody & Darken's heuristic); then centres and widths learn with
     the head. Inputs of any shape are flattened."""
 
-    SEED = 0        # k-means' random state and the jitter's
+    SEED = 0  # k-means' random state and the jitter's
 
     def __init__(self, in_features: int, num_classes: int, centres: int = 16, width: float = 1.0):
         super().__init__()
@@ -37,7 +37,9 @@ class RBFNetwork(Network):
         centres = torch.tensor(found).repeat((wanted + clusters - 1) // clusters, 1)[:wanted]
         spread = points.std(0).mean().clamp_min(1e-3)
         generator = torch.Generator().manual_seed(self.SEED)
-        centres[clusters:] += 0.05 * spread * torch.randn(centres[clusters:].shape, generator=generator, dtype=centres.dtype)
+        centres[clusters:] += (
+            0.05 * spread * torch.randn(centres[clusters:].shape, generator=generator, dtype=centres.dtype)
+        )
         distances = torch.cdist(centres, centres) + torch.diag(torch.full((wanted,), float("inf"), dtype=centres.dtype))
         nearest = distances.min(1).values.clamp_min(0.1 * spread)
         self.centres.copy_(centres.to(self.centres))

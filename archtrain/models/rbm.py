@@ -22,7 +22,9 @@ class RBM(nn.Module):
     def visible_probabilities(self, h: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(F.linear(h, self.weight.T, self.visible_bias))
 
-    def gibbs(self, v: torch.Tensor, steps: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def gibbs(
+        self, v: torch.Tensor, steps: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """`steps` rounds of v -> h -> v; the last visible sample and its probabilities."""
         probabilities = v
         for _ in range(steps):

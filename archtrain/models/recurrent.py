@@ -17,25 +17,41 @@ class RecurrentNet(Network):
     logits), else from its final state. Bidirectional reads the sequence both ways.
     """
 
-    def __init__(self, num_classes: int, cell: str = "lstm", hidden_size: int = 64, num_layers: int = 1,
-                 dropout: float = 0.0, bidirectional: bool = False, nonlinearity: str = "tanh",
-                 per_step: bool = False, in_features: int | None = None, vocab_size: int | None = None):
+    def __init__(
+        self,
+        num_classes: int,
+        cell: str = "lstm",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        nonlinearity: str = "tanh",
+        per_step: bool = False,
+        in_features: int | None = None,
+        vocab_size: int | None = None,
+    ):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell '{cell}'; choose from {', '.join(CELLS)}")
         self.per_step, self.directions = per_step, 2 if bidirectional else 1
         self.embed = sequence_input(hidden_size, in_features, vocab_size)
-        self.rnn = CELLS[cell](hidden_size, hidden_size, num_layers, batch_first=True, bidirectional=bidirectional,
-                               dropout=dropout if num_layers > 1 else 0.0,
-                               **({"nonlinearity": nonlinearity} if cell == "rnn" else {}))
+        self.rnn = CELLS[cell](
+            hidden_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+            **({"nonlinearity": nonlinearity} if cell == "rnn" else {}),
+        )
         self.head = nn.Linear(hidden_size * self.directions, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         states, final = self.rnn(self.embed(x))
         if self.per_step:
             return states
-        last = final[0] if isinstance(final, tuple) else final        # an LSTM returns (h, c)
-        return last[-self.directions:].transpose(0, 1).flatten(1)
+        last = final[0] if isinstance(final, tuple) else final  # an LSTM returns (h, c)
+        return last[-self.directions :].transpose(0, 1).flatten(1)
 
 
 class AdditiveAttention(nn.Module):
@@ -70,8 +86,14 @@ class Seq2SeqAttention(Network):
 
     per_step = True
 
-    def __init__(self, vocab_size: int, hidden_size: int = 128, attention: str = "additive",
-                 dropout: float = 0.0, pad_id: int = 0):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int = 128,
+        attention: str = "additive",
+        dropout: float = 0.0,
+        pad_id: int = 0,
+    ):
         super().__init__()
         if attention not in ATTENTION:
             raise ValueError(f"unknown attention '{attention}'; choose from {', '.join(ATTENTION)}")

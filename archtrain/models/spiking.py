@@ -14,8 +14,8 @@ CODINGS = ("rate", "latency")
 def snntorch():
     try:
         import snntorch
-        import snntorch.spikegen      # noqa: F401  (the input encoders)
-        import snntorch.surrogate     # noqa: F401
+        import snntorch.spikegen  # noqa: F401  (the input encoders)
+        import snntorch.surrogate  # noqa: F401
     except ImportError:
         raise ArchtrainError("model=snn needs snntorch: pip install snntorch") from None
     return snntorch
@@ -32,8 +32,17 @@ class SpikingNet(Network):
 
     EVAL_SEED = 0
 
-    def __init__(self, in_features: int, num_classes: int, width: int = 128, depth: int = 1, time_steps: int = 25,
-                 coding: str = "rate", membrane_decay: float = 0.9, surrogate_slope: float = 25.0):
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        width: int = 128,
+        depth: int = 1,
+        time_steps: int = 25,
+        coding: str = "rate",
+        membrane_decay: float = 0.9,
+        surrogate_slope: float = 25.0,
+    ):
         super().__init__()
         if coding not in CODINGS:
             raise ArchtrainError(f"model.coding={coding}: choose from {', '.join(CODINGS)}")

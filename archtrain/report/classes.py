@@ -8,7 +8,7 @@ import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 MEASURES = ("precision", "recall", "f1")
-ANNOTATED = 20          # classes up to which each cell of the matrix shows its count
+ANNOTATED = 20  # classes up to which each cell of the matrix shows its count
 
 
 def write_per_class(report: dict, path: Path) -> Path:
@@ -30,11 +30,13 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path: Path, titl
 
     size = min(4 + 0.45 * len(classes), 16)
     figure, ax = plt.subplots(figsize=(size, size))
-    with warnings.catch_warnings():     # torchmetrics hands matplotlib a tensor, which numpy 2 warns about
-        warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept a copy keyword",
-                                category=DeprecationWarning)
-        MulticlassConfusionMatrix(len(classes)).plot(confusion, ax=ax, labels=classes,
-                                                     add_text=len(classes) <= ANNOTATED)
+    with warnings.catch_warnings():  # torchmetrics hands matplotlib a tensor, which numpy 2 warns about
+        warnings.filterwarnings(
+            "ignore", message=r"__array__ implementation doesn't accept a copy keyword", category=DeprecationWarning
+        )
+        MulticlassConfusionMatrix(len(classes)).plot(
+            confusion, ax=ax, labels=classes, add_text=len(classes) <= ANNOTATED
+        )
     ax.set_title(title)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

@@ -30,8 +30,9 @@ def find_runs(paths: list[str]) -> list[Compared]:
     """The runs that `paths` name: run directories (with a summary.json) and folders of runs (a sweep,
     outputs/...), searched for summary.json; each refused in one line if it is neither."""
     if not paths:
-        raise ArchtrainError("archtrain compare needs run directories or a folder of runs "
-                             "(see archtrain compare --help)")
+        raise ArchtrainError(
+            "archtrain compare needs run directories or a folder of runs (see archtrain compare --help)"
+        )
     found: list[Path] = []
     for name in paths:
         path = Path(name).expanduser()
@@ -45,8 +46,10 @@ def find_runs(paths: list[str]) -> list[Compared]:
     monitors = {run.monitor for run in runs if run.monitor}
     if len(monitors) > 1:
         named = "; ".join(f"{m}: {', '.join(r.path.name for r in runs if r.monitor == m)}" for m in sorted(monitors))
-        raise ArchtrainError(f"archtrain compare: the runs pick their best checkpoints by different metrics ({named}); "
-                             f"compare runs of one task")
+        raise ArchtrainError(
+            f"archtrain compare: the runs pick their best checkpoints by different metrics ({named}); "
+            f"compare runs of one task"
+        )
     for run, label in zip(runs, labels(runs)):
         run.label = label
     return runs
@@ -87,20 +90,29 @@ def comparison_table(runs: list[Compared]) -> Table:
     for run in runs:
         s, best = run.summary, run.summary.get("best") or {}
         total = (s.get("durations") or {}).get("total_s")
-        table.add_row(escape(run.label), s.get("model"), s.get("data"), s.get("task"), s.get("status"),
-                      _number(best.get("value")), _number(best.get("epoch")),
-                      *(_number((s.get("test") or {}).get(name)) for name in tests),
-                      "" if s.get("parameters") is None else f"{s['parameters']:,}", _number(s.get("epochs")),
-                      "" if total is None else f"{total:.1f} s",
-                      style=None if s.get("status") == "completed" else "red")
+        table.add_row(
+            escape(run.label),
+            s.get("model"),
+            s.get("data"),
+            s.get("task"),
+            s.get("status"),
+            _number(best.get("value")),
+            _number(best.get("epoch")),
+            *(_number((s.get("test") or {}).get(name)) for name in tests),
+            "" if s.get("parameters") is None else f"{s['parameters']:,}",
+            _number(s.get("epochs")),
+            "" if total is None else f"{total:.1f} s",
+            style=None if s.get("status") == "completed" else "red",
+        )
     return table
 
 
 def overlaid_curves(runs: list[Compared], out: Path) -> Path | None:
     """Validation (solid) and training (dashed) loss by epoch for every run, one colour per run, and
     the monitored metric beside them when it is not a loss. None when no run has metrics."""
-    series = {run.label: read_epoch_metrics(run.path / "metrics.csv") for run in runs
-              if (run.path / "metrics.csv").is_file()}
+    series = {
+        run.label: read_epoch_metrics(run.path / "metrics.csv") for run in runs if (run.path / "metrics.csv").is_file()
+    }
     series = {label: values for label, values in series.items() if values}
     if not series:
         return None
@@ -122,7 +134,7 @@ def overlaid_curves(runs: list[Compared], out: Path) -> Path | None:
             for name, style in ((solid, "-"), (dashed, "--")):
                 if name in values:
                     epochs = sorted(values[name])
-                    label = run if name == solid or solid not in values else None     # one legend entry per run
+                    label = run if name == solid or solid not in values else None  # one legend entry per run
                     ax.plot(epochs, [values[name][e] for e in epochs], style, marker=".", color=colour, label=label)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -22,7 +22,7 @@ def description(group: str, name: str) -> str:
 
 def models_table() -> Table:
     """Every model with its paper, its default data and task, and its parameter count when built for them."""
-    from archtrain.assemble import task_class            # torch loads only for this table
+    from archtrain.assemble import task_class  # torch loads only for this table
     from archtrain.data import build_datamodule
     from archtrain.models import build_net, count_parameters
 
@@ -72,9 +72,18 @@ def runs_table(folder: str = "outputs") -> Table:
         metric = best.get("metric") or ""
         test = (summary.get("test") or {}).get(metric.replace("val/", "test/", 1))
         total = (summary.get("durations") or {}).get("total_s")
-        table.add_row(str(summary_file.parent.relative_to(root)) or ".", summary.get("status"), summary.get("task"),
-                      summary.get("model"), summary.get("data"), metric, _number(best.get("value")), _number(test),
-                      _number(summary.get("epochs")), "" if total is None else f"{total:.1f} s")
+        table.add_row(
+            str(summary_file.parent.relative_to(root)) or ".",
+            summary.get("status"),
+            summary.get("task"),
+            summary.get("model"),
+            summary.get("data"),
+            metric,
+            _number(best.get("value")),
+            _number(test),
+            _number(summary.get("epochs")),
+            "" if total is None else f"{total:.1f} s",
+        )
     return table
 
 
@@ -83,7 +92,7 @@ def _number(value) -> str:
 
 
 TABLES = {"models": models_table, "data": data_table, "runs": runs_table}
-DEFAULT = ("models", "data")            # the catalog; runs are listed when asked for
+DEFAULT = ("models", "data")  # the catalog; runs are listed when asked for
 
 
 def show_listing(arguments: list[str]) -> None:

@@ -6,7 +6,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.utilities.model_summary import ModelSummary
 
 FILE = "model_summary.txt"
-DEPTH = 3                   # module nesting shown: net.encoder.layers (-1: every module)
+DEPTH = 3  # module nesting shown: net.encoder.layers (-1: every module)
 
 
 class _Summarized(pl.LightningModule):
@@ -32,14 +32,16 @@ def example_inputs(parts, examples: int = 2) -> tuple:
 def model_summary(parts, depth: int = DEPTH) -> str:
     """The table of the net's modules down to `depth`: type, parameters, mode, FLOPs and, from a
     forward pass of two training examples in eval mode, the input and output sizes."""
-    title = f"{parts.cfg.model.name} ({parts.cfg.model._target_}) for task={parts.cfg.task.name} " \
-            f"on data={parts.cfg.data.name}"
+    title = (
+        f"{parts.cfg.model.name} ({parts.cfg.model._target_}) for task={parts.cfg.task.name} "
+        f"on data={parts.cfg.data.name}"
+    )
     modes = {module: module.training for module in parts.net.modules()}
     try:
         table = ModelSummary(_Summarized(parts.net, example_inputs(parts)), max_depth=depth)
         note = "sizes: (examples, ...) from a forward pass of 2 training examples"
     except Exception as err:  # a net whose forward takes what net_inputs cannot build: layers without sizes
-        for module, training in modes.items():      # ModelSummary leaves the net in eval mode when it fails
+        for module, training in modes.items():  # ModelSummary leaves the net in eval mode when it fails
             module.train(training)
         table = ModelSummary(_Summarized(parts.net, None), max_depth=depth)
         note = f"no sizes: the forward pass of an example failed ({type(err).__name__}: {err})"

@@ -17,7 +17,7 @@ def mosaic(images: torch.Tensor, columns: int, pad: int = 1, fill: float = float
     canvas = torch.full((rows * (height + pad) + pad, columns * (width + pad) + pad, channels), fill)
     for i, image in enumerate(images):
         top, left = pad + (i // columns) * (height + pad), pad + (i % columns) * (width + pad)
-        canvas[top:top + height, left:left + width] = image.permute(1, 2, 0)
+        canvas[top : top + height, left : left + width] = image.permute(1, 2, 0)
     return canvas
 
 
@@ -29,8 +29,13 @@ def image_grid(images: torch.Tensor, out: Path, title: str, columns: int = 10, s
     limit = images.abs().max().item() if signed else 1.0
     figure, ax = plt.subplots(figsize=(columns * 0.5, picture.shape[0] / picture.shape[1] * columns * 0.5 + 0.4))
     shown = picture[..., 0] if picture.shape[-1] == 1 else picture.clamp(0, 1)
-    ax.imshow(shown.numpy(), cmap="RdBu_r" if signed else "gray", vmin=-limit if signed else 0, vmax=limit,
-              interpolation="nearest")
+    ax.imshow(
+        shown.numpy(),
+        cmap="RdBu_r" if signed else "gray",
+        vmin=-limit if signed else 0,
+        vmax=limit,
+        interpolation="nearest",
+    )
     ax.axis("off")
     ax.set_title(title, fontsize=9)
     figure.tight_layout()

@@ -23,7 +23,7 @@ def tile(images: torch.Tensor, columns: int, pad: int = 1) -> torch.Tensor:
     sheet = torch.full((channels, rows * (height + pad) + pad, columns * (width + pad) + pad), 0.5)
     for index, image in enumerate(images.clamp(0, 1)):
         top, left = pad + (index // columns) * (height + pad), pad + (index % columns) * (width + pad)
-        sheet[:, top:top + height, left:left + width] = image
+        sheet[:, top : top + height, left : left + width] = image
     return sheet.permute(1, 2, 0)
 
 
@@ -36,11 +36,17 @@ def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = ""
     heights = [picture.shape[0] for _, picture in pictures]
     width = min(12.0, 0.4 * columns + 1)
     height = width * sum(heights) / pictures[0][1].shape[1] + 0.3 * len(rows)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(width, height),
-                             squeeze=False, gridspec_kw={"height_ratios": heights})
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(width, height), squeeze=False, gridspec_kw={"height_ratios": heights}
+    )
     for ax, (label, picture) in zip(axes[:, 0], pictures):
-        ax.imshow(picture.squeeze(-1) if picture.shape[-1] == 1 else picture, cmap="gray", vmin=0, vmax=1,
-                  interpolation="nearest")
+        ax.imshow(
+            picture.squeeze(-1) if picture.shape[-1] == 1 else picture,
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+            interpolation="nearest",
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
@@ -52,8 +58,7 @@ def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = ""
     return path
 
 
-def scatter(samples: torch.Tensor, data: torch.Tensor, path: Path, title: str = "",
-            centres: tuple = ()) -> Path:
+def scatter(samples: torch.Tensor, data: torch.Tensor, path: Path, title: str = "", centres: tuple = ()) -> Path:
     """2-D samples (orange) over real points (grey), the modes' centres marked where known."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4, 4))

@@ -23,9 +23,14 @@ def job_row(job_dir: Path) -> dict:
     metric = best.get("metric", "")
     test_metric = metric.replace("val/", "test/", 1)
     return {
-        "job": job_dir.name, "overrides": " ".join(overrides), "status": summary.get("status", "missing"),
-        "metric": metric, "best": best.get("value"), "test": (summary.get("test") or {}).get(test_metric),
-        "seconds": (summary.get("durations") or {}).get("total_s"), "error": summary.get("error") or "",
+        "job": job_dir.name,
+        "overrides": " ".join(overrides),
+        "status": summary.get("status", "missing"),
+        "metric": metric,
+        "best": best.get("value"),
+        "test": (summary.get("test") or {}).get(test_metric),
+        "seconds": (summary.get("durations") or {}).get("total_s"),
+        "error": summary.get("error") or "",
     }
 
 
@@ -39,8 +44,10 @@ class SweepReport(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        jobs = sorted((d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
-                      key=lambda d: int(d.name.split("_", 1)[0]) if d.name.split("_", 1)[0].isdigit() else 0)
+        jobs = sorted(
+            (d for d in sweep_dir.iterdir() if (d / ".hydra" / "overrides.yaml").exists()),
+            key=lambda d: int(d.name.split("_", 1)[0]) if d.name.split("_", 1)[0].isdigit() else 0,
+        )
         rows = [job_row(d) for d in jobs]
         path = sweep_dir / "sweep.csv"
         with open(path, "w", newline="") as handle:
@@ -61,8 +68,12 @@ class SweepReport(Callback):
         metric = next((row["metric"] for row in rows if row["metric"]), "")
         if metric:
             direction = str(config.hydra.sweeper.get("direction", "")) if is_optuna(config.hydra.sweeper) else ""
-            history = sweep_history([row["best"] for row in rows], metric, sweep_dir / "history.png",
-                                    maximize="max" in direction if direction else None)
+            history = sweep_history(
+                [row["best"] for row in rows],
+                metric,
+                sweep_dir / "history.png",
+                maximize="max" in direction if direction else None,
+            )
             console.print(f"history in {history}", highlight=False)
         failed = sum(row["status"] != "completed" for row in rows)
         if failed:

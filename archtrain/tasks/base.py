@@ -18,9 +18,14 @@ from archtrain.training.schedulers import ScheduleContext
 
 STAGES = ("val", "test")
 # What a DataSpec field says about the data, for the message when a task needs it.
-MEANING = {"num_classes": "class labels", "out_features": "numeric targets", "vocab_size": "tokens",
-           "autoregression": "a series cut into forecast windows", "max_len": "source-target pairs",
-           "special": "special tokens ([MASK], [PAD], ...)"}
+MEANING = {
+    "num_classes": "class labels",
+    "out_features": "numeric targets",
+    "vocab_size": "tokens",
+    "autoregression": "a series cut into forecast windows",
+    "max_len": "source-target pairs",
+    "special": "special tokens ([MASK], [PAD], ...)",
+}
 
 
 class RunningMean:
@@ -78,10 +83,10 @@ class Task(pl.LightningModule):
     training starts (an RBF network's k-means centres; on resume the checkpoint overwrites them).
     """
 
-    monitor, mode = "val/loss", "min"       # the metric that picks the best checkpoint
-    requires: tuple[str, ...] = ()          # the DataSpec fields this objective reads
-    cross_entropy = False                   # a cross-entropy objective (label smoothing applies)
-    unused_parameters = False               # a backward pass leaves some parameters out (DDP must look for them)
+    monitor, mode = "val/loss", "min"  # the metric that picks the best checkpoint
+    requires: tuple[str, ...] = ()  # the DataSpec fields this objective reads
+    cross_entropy = False  # a cross-entropy objective (label smoothing applies)
+    unused_parameters = False  # a backward pass leaves some parameters out (DDP must look for them)
 
     @classmethod
     def head(cls, spec: DataSpec) -> Head | None:
@@ -92,13 +97,19 @@ class Task(pl.LightningModule):
     def problems(cls, cfg: DictConfig, spec: DataSpec) -> list[str]:
         """Why this task cannot train the run that `cfg` describes (empty when it can)."""
         name, data = cfg.task.name, cfg.data
-        found = [f"task={name} needs data with {MEANING[field]}, and data={data.name} has none"
-                 for field in cls.requires if getattr(spec, field) in (None, (), {})]
+        found = [
+            f"task={name} needs data with {MEANING[field]}, and data={data.name} has none"
+            for field in cls.requires
+            if getattr(spec, field) in (None, (), {})
+        ]
         regularizer = cfg.get("regularizer") or {}
         if "label_smoothing" in regularizer and not cls.cross_entropy:
             found.append(f"regularizer=label_smoothing applies to cross-entropy objectives, not {name}")
-        found += [f"regularizer={key} applies to image classification, not to {name} on {data.modality} data"
-                  for key in ("mixup", "cutmix", "augment") if key in regularizer and not cls.augments(data.modality)]
+        found += [
+            f"regularizer={key} applies to image classification, not to {name} on {data.modality} data"
+            for key in ("mixup", "cutmix", "augment")
+            if key in regularizer and not cls.augments(data.modality)
+        ]
         return found
 
     @classmethod
@@ -106,8 +117,14 @@ class Task(pl.LightningModule):
         """Whether batch augmentation (augment, mixup, cutmix) applies to this task on this modality."""
         return False
 
-    def __init__(self, net: nn.Module, spec: DataSpec, optim: Any, scheduler: Any = None,
-                 regularization: Regularization | None = None):
+    def __init__(
+        self,
+        net: nn.Module,
+        spec: DataSpec,
+        optim: Any,
+        scheduler: Any = None,
+        regularization: Regularization | None = None,
+    ):
         super().__init__()
         self.net, self.spec = net, spec
         self.make_optimizer, self.make_scheduler = optim, scheduler
@@ -150,7 +167,7 @@ class Task(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["train_loss_so_far"] = self.train_loss.state()
         checkpoint["aux_loss_so_far"] = self.train_aux_loss.state()
-        if self.spec.vocab:             # token ids (and class indices) mean nothing without it
+        if self.spec.vocab:  # token ids (and class indices) mean nothing without it
             checkpoint["vocab"] = list(self.spec.vocab)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -170,7 +187,7 @@ class Task(pl.LightningModule):
         if auxiliary is not None:
             self.log("train/aux_loss", auxiliary, sync_dist=True)
         rates = [group["lr"] for optimizer in self.trainer.optimizers for group in optimizer.param_groups]
-        if rates:                       # the rate the epoch's last step used (a Hopfield net has no optimizer)
+        if rates:  # the rate the epoch's last step used (a Hopfield net has no optimizer)
             self.log("train/lr", rates[0])
         self._log_statistics("train")
 
@@ -194,8 +211,9 @@ class Task(pl.LightningModule):
 
     def _log_stage(self, stage: str) -> None:
         metrics = self.metrics[stage]
-        self.log_dict({f"{stage}/{name}": metric.compute() for name, metric in metrics.items()},
-                      prog_bar=stage == "val")
+        self.log_dict(
+            {f"{stage}/{name}": metric.compute() for name, metric in metrics.items()}, prog_bar=stage == "val"
+        )
         self._log_statistics(stage)
         for metric in metrics.values():
             metric.reset()

@@ -5,14 +5,19 @@ from pathlib import Path
 
 import torch.nn.functional as F
 from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import (MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score,
-                                         MulticlassPrecision, MulticlassRecall)
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassConfusionMatrix,
+    MulticlassF1Score,
+    MulticlassPrecision,
+    MulticlassRecall,
+)
 
 from archtrain.models.protocol import Head
 from archtrain.report.classes import plot_confusion, write_per_class
 from archtrain.tasks.base import Task
 
-SUMMARY_CLASSES = 50        # summary.json lists the per-class figures up to this many classes (per_class.csv always)
+SUMMARY_CLASSES = 50  # summary.json lists the per-class figures up to this many classes (per_class.csv always)
 
 
 class Classify(Task):
@@ -22,10 +27,15 @@ class Classify(Task):
     def __init__(self, net, spec, optim, scheduler=None, regularization=None):
         super().__init__(net, spec, optim, scheduler, regularization)
         classes = spec.num_classes
-        self.by_class = MetricCollection({
-            "precision": MulticlassPrecision(classes, average=None), "recall": MulticlassRecall(classes, average=None),
-            "f1": MulticlassF1Score(classes, average=None), "confusion": MulticlassConfusionMatrix(classes)})
-        self.class_results: dict | None = None      # the last test's, for write_extras and test_report
+        self.by_class = MetricCollection(
+            {
+                "precision": MulticlassPrecision(classes, average=None),
+                "recall": MulticlassRecall(classes, average=None),
+                "f1": MulticlassF1Score(classes, average=None),
+                "confusion": MulticlassConfusionMatrix(classes),
+            }
+        )
+        self.class_results: dict | None = None  # the last test's, for write_extras and test_report
 
     @classmethod
     def head(cls, spec):
@@ -51,8 +61,9 @@ class Classify(Task):
         if reg.mix:
             x, y, partner, weight = reg.mix(x, y)
             logits = self.net(x)
-            return (weight * F.cross_entropy(logits, y, label_smoothing=reg.label_smoothing)
-                    + (1 - weight) * F.cross_entropy(logits, partner, label_smoothing=reg.label_smoothing))
+            return weight * F.cross_entropy(logits, y, label_smoothing=reg.label_smoothing) + (
+                1 - weight
+            ) * F.cross_entropy(logits, partner, label_smoothing=reg.label_smoothing)
         return F.cross_entropy(self.net(x), y, label_smoothing=reg.label_smoothing)
 
     def make_metrics(self):
@@ -76,23 +87,35 @@ class Classify(Task):
     def class_names(self) -> list[str]:
         """The data's class names where its vocabulary is one (image folders, digits), else the indices."""
         vocab, count = self.spec.vocab, self.spec.num_classes
-        return [str(name) for name in vocab] if len(vocab) == count and not self.spec.vocab_size \
+        return (
+            [str(name) for name in vocab]
+            if len(vocab) == count and not self.spec.vocab_size
             else [str(i) for i in range(count)]
+        )
 
     def per_class(self) -> dict | None:
         if self.class_results is None:
             return None
         results = self.class_results
-        return {"classes": self.class_names(), "support": results["confusion"].sum(1).tolist(),
-                **{name: [round(v, 4) for v in results[name].tolist()] for name in ("precision", "recall", "f1")}}
+        return {
+            "classes": self.class_names(),
+            "support": results["confusion"].sum(1).tolist(),
+            **{name: [round(v, 4) for v in results[name].tolist()] for name in ("precision", "recall", "f1")},
+        }
 
     def write_extras(self, run_dir: Path) -> list[Path]:
         report = self.per_class()
         if report is None:
             return []
-        return [write_per_class(report, run_dir / "per_class.csv"),
-                plot_confusion(self.class_results["confusion"], report["classes"], run_dir / "confusion_matrix.png",
-                               f"test confusion matrix ({sum(report['support'])} examples)")]
+        return [
+            write_per_class(report, run_dir / "per_class.csv"),
+            plot_confusion(
+                self.class_results["confusion"],
+                report["classes"],
+                run_dir / "confusion_matrix.png",
+                f"test confusion matrix ({sum(report['support'])} examples)",
+            ),
+        ]
 
     def test_report(self) -> dict:
         report = self.per_class()

@@ -23,8 +23,13 @@ class Forecast(Task):
         return F.mse_loss(self.net(past), future)
 
     def make_metrics(self):
-        return {"loss": MeanMetric(), "mae": MeanAbsoluteError(), "rmse": MeanSquaredError(squared=False),
-                "persistence_mae": MeanAbsoluteError(), "ar_mae": MeanAbsoluteError()}
+        return {
+            "loss": MeanMetric(),
+            "mae": MeanAbsoluteError(),
+            "rmse": MeanSquaredError(squared=False),
+            "persistence_mae": MeanAbsoluteError(),
+            "ar_mae": MeanAbsoluteError(),
+        }
 
     def evaluate(self, batch, metrics):
         past, future = batch

@@ -28,36 +28,53 @@ class GanTask(SeededScoring, Generative):
 
     monitor, mode = "val/mmd", "min"
     automatic_optimization = False
-    unused_parameters = True    # the discriminator's backward leaves the generator out
+    unused_parameters = True  # the discriminator's backward leaves the generator out
 
     @classmethod
     def problems(cls, cfg, spec):
         name, regularizer = cfg.task.name, cfg.get("regularizer") or {}
         found = super().problems(cfg, spec)
         if not issubclass(get_class(cfg.model._target_), Adversarial):
-            found.append(f"task={name} trains a generator against a discriminator, and model={cfg.model.name} "
-                         f"has neither (use model=gan_mlp or model=dcgan)")
+            found.append(
+                f"task={name} trains a generator against a discriminator, and model={cfg.model.name} "
+                f"has neither (use model=gan_mlp or model=dcgan)"
+            )
         if cfg.task.gradient_penalty and cfg.model.get("discriminator_norm") == "batch":
-            found.append("task.gradient_penalty takes each example's own gradient, which batch norm mixes "
-                         "across the batch; use model.discriminator_norm=none")
+            found.append(
+                "task.gradient_penalty takes each example's own gradient, which batch norm mixes "
+                "across the batch; use model.discriminator_norm=none"
+            )
         found += unit_pixels_problem(cfg)
         if cfg.optim._target_ == "torch.optim.LBFGS":
-            found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps two networks "
-                         f"on two losses")
+            found.append(
+                f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps two networks on two losses"
+            )
         if cfg.trainer.accumulate_grad_batches > 1:
-            found.append(f"task={name} steps its optimizers itself and cannot accumulate gradients "
-                         f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)")
+            found.append(
+                f"task={name} steps its optimizers itself and cannot accumulate gradients "
+                f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)"
+            )
         if (cfg.get("scheduler") or {}).get("_target_"):
-            found.append(f"task={name} steps its optimizers itself and takes no learning-rate schedule "
-                         f"(use scheduler=none)")
+            found.append(
+                f"task={name} steps its optimizers itself and takes no learning-rate schedule (use scheduler=none)"
+            )
         if "l1" in regularizer:
             found.append(f"regularizer=l1 adds to a single training loss; task={name} has two")
         return found
 
-    def __init__(self, net, spec, optim, scheduler=None, regularization=None,
-                 loss: str = "non_saturating", gradient_penalty: float = 0.0, discriminator_steps: int = 1,
-                 mmd_bandwidth: float = 0.5):
-        self.mmd_bandwidth = mmd_bandwidth          # read by make_metrics, which Task.__init__ calls
+    def __init__(
+        self,
+        net,
+        spec,
+        optim,
+        scheduler=None,
+        regularization=None,
+        loss: str = "non_saturating",
+        gradient_penalty: float = 0.0,
+        discriminator_steps: int = 1,
+        mmd_bandwidth: float = 0.5,
+    ):
+        self.mmd_bandwidth = mmd_bandwidth  # read by make_metrics, which Task.__init__ calls
         super().__init__(net, spec, optim, scheduler, regularization)
         self.adversarial_loss, self.penalty = ADVERSARIAL_LOSSES[loss], gradient_penalty
         self.discriminator_steps = discriminator_steps
@@ -65,8 +82,10 @@ class GanTask(SeededScoring, Generative):
 
     def configure_optimizers(self):
         reg = self.regularization
-        return [build_optimizer(self.make_optimizer, network, reg.weight_decay, reg.decay_norms_and_biases)
-                for network in (self.net.discriminator, self.net.generator)]
+        return [
+            build_optimizer(self.make_optimizer, network, reg.weight_decay, reg.decay_norms_and_biases)
+            for network in (self.net.discriminator, self.net.generator)
+        ]
 
     def training_step(self, batch, batch_idx):
         real = batch[0]
@@ -84,15 +103,16 @@ class GanTask(SeededScoring, Generative):
             self._step(generator_optimizer, g_loss)
             self.g_loss.add(g_loss)
             loss = loss + g_loss.detach()
-        return {"loss": loss}           # DivergenceGuard's input
+        return {"loss": loss}  # DivergenceGuard's input
 
     def _step(self, optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad()
         self.manual_backward(loss)
         reg = self.regularization
         if reg.grad_clip_value:
-            self.clip_gradients(optimizer, gradient_clip_val=reg.grad_clip_value,
-                                gradient_clip_algorithm=reg.grad_clip_algorithm)
+            self.clip_gradients(
+                optimizer, gradient_clip_val=reg.grad_clip_value, gradient_clip_algorithm=reg.grad_clip_algorithm
+            )
         optimizer.step()
 
     def on_train_epoch_end(self) -> None:
@@ -111,7 +131,6 @@ class GanTask(SeededScoring, Generative):
 
     def make_metrics(self):
         return self.sample_judges(self.mmd_bandwidth)
-
 
     def generate(self, n, labels=None, generator=None):
         return self.net.sample(n, generator)

@@ -19,12 +19,13 @@ class Generative(Task):
     (0: never), and `write_extras` once at the end, on the best checkpoint."""
 
     conditional = False
-    pictures_every = 5          # epochs between two sets of pictures; 0 keeps only the final ones
-    PICTURE_SEED = 0            # the noise that every picture of a run draws from
+    pictures_every = 5  # epochs between two sets of pictures; 0 keeps only the final ones
+    PICTURE_SEED = 0  # the noise that every picture of a run draws from
     PICTURE_IMAGES, PICTURE_POINTS = 64, 1000
 
-    def generate(self, n: int, labels: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """n new examples, shaped and scaled as the data module serves them ((n, features) or
         (n, channels, height, width)); `generator` (a torch RNG) fixes the randomness."""
         raise NotImplementedError
@@ -69,6 +70,8 @@ class Generative(Task):
 def unit_pixels_problem(cfg) -> list[str]:
     """Image generators here draw pixels in [0, 1], the scale of every image data set unless it is standardized."""
     if cfg.data.modality == "image" and cfg.data.get("normalize"):
-        return [f"task={cfg.task.name} draws pixels in [0, 1], and data.normalize=true standardizes the real "
-                f"ones; use data.normalize=false"]
+        return [
+            f"task={cfg.task.name} draws pixels in [0, 1], and data.normalize=true standardizes the real "
+            f"ones; use data.normalize=false"
+        ]
     return []

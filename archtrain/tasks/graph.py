@@ -25,8 +25,10 @@ def one_graph_problems(cfg, spec) -> list[str]:
     devices, nodes = cfg.hardware.devices, cfg.hardware.get("num_nodes", 1)
     processes = len(devices) if OmegaConf.is_list(devices) else devices if isinstance(devices, int) else 1
     if spec.num_graphs == 1 and (processes > 1 or nodes > 1):
-        return [f"data={cfg.data.name} is one graph, trained full-batch in one process; "
-                f"hardware.devices={devices} would leave the other processes nothing to train on"]
+        return [
+            f"data={cfg.data.name} is one graph, trained full-batch in one process; "
+            f"hardware.devices={devices} would leave the other processes nothing to train on"
+        ]
     return []
 
 
@@ -62,7 +64,7 @@ class LinkPredict(Task):
     edges only (`link_edge_index`), so held-out edges are never seen."""
 
     monitor, mode = "val/auc", "max"
-    embedding_size = 64         # the width of the node embeddings whose dot products score the pairs
+    embedding_size = 64  # the width of the node embeddings whose dot products score the pairs
 
     @classmethod
     def head(cls, spec):
@@ -72,8 +74,10 @@ class LinkPredict(Task):
     def problems(cls, cfg, spec):
         found = super().problems(cfg, spec) + one_graph_problems(cfg, spec)
         if spec.num_graphs != 1:
-            found.append(f"task={cfg.task.name} holds edges out of one graph, and data={cfg.data.name} "
-                         f"has {spec.num_graphs} graphs")
+            found.append(
+                f"task={cfg.task.name} holds edges out of one graph, and data={cfg.data.name} "
+                f"has {spec.num_graphs} graphs"
+            )
         return found
 
     def logits(self, batch, pairs: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ def corrupt(states: torch.Tensor, fraction: float, generator: torch.Generator | 
     """`states` with round(fraction x units) of each row's units, chosen at random, flipped."""
     units = states.shape[1]
     scores = torch.rand(states.shape, generator=generator, device=states.device)
-    flips = scores.argsort(1)[:, :round(fraction * units)]
+    flips = scores.argsort(1)[:, : round(fraction * units)]
     return states.scatter(1, flips, -states.gather(1, flips))
 
 
@@ -39,25 +39,36 @@ class Hopfield(SeededScoring, Task):
     def problems(cls, cfg, spec):
         found = super().problems(cfg, spec)
         if not issubclass(get_class(cfg.model._target_), AssociativeMemory):
-            found.append(f"task={cfg.task.name} stores and recalls patterns, and model={cfg.model.name} is no "
-                         f"associative memory (use model=hopfield or model=modern_hopfield)")
+            found.append(
+                f"task={cfg.task.name} stores and recalls patterns, and model={cfg.model.name} is no "
+                f"associative memory (use model=hopfield or model=modern_hopfield)"
+            )
         if cfg.trainer.accumulate_grad_batches > 1:
-            found.append(f"task={cfg.task.name} stores patterns without gradients; there is nothing to accumulate "
-                         f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)")
-        found += [f"regularizer={key} acts on gradients or weights being fitted; task={cfg.task.name} stores "
-                  f"patterns without either" for key in (cfg.get("regularizer") or {}) if key != "early_stopping"]
+            found.append(
+                f"task={cfg.task.name} stores patterns without gradients; there is nothing to accumulate "
+                f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)"
+            )
+        found += [
+            f"regularizer={key} acts on gradients or weights being fitted; task={cfg.task.name} stores "
+            f"patterns without either"
+            for key in (cfg.get("regularizer") or {})
+            if key != "early_stopping"
+        ]
         if not issubclass(get_class(cfg.data._target_), RandomPatterns):
-            found.append(f"task={cfg.task.name} recalls the patterns it stored, and data={cfg.data.name} holds "
-                         f"other examples in val and test (use data=patterns)")
+            found.append(
+                f"task={cfg.task.name} recalls the patterns it stored, and data={cfg.data.name} holds "
+                f"other examples in val and test (use data=patterns)"
+            )
         return found
 
-    def __init__(self, net, spec, optim, scheduler=None, regularization=None,
-                 flip_fraction: float = 0.2, recall_sweeps: int = 5):
+    def __init__(
+        self, net, spec, optim, scheduler=None, regularization=None, flip_fraction: float = 0.2, recall_sweeps: int = 5
+    ):
         super().__init__(net, spec, optim, scheduler, regularization)
         self.flip_fraction, self.recall_sweeps = flip_fraction, recall_sweeps
 
     def configure_optimizers(self):
-        return None             # Hebbian storage: no gradients, no optimizer
+        return None  # Hebbian storage: no gradients, no optimizer
 
     def training_step(self, batch, batch_idx):
         patterns, index = signs(batch[0]), batch[1]
@@ -77,7 +88,6 @@ class Hopfield(SeededScoring, Task):
 
     def make_metrics(self):
         return {"recall": MeanMetric(), "overlap": MeanMetric()}
-
 
     def evaluate(self, batch, metrics):
         stored = signs(batch[0])

@@ -11,8 +11,9 @@ from archtrain.tasks.tagging import Tagging
 
 
 @torch.no_grad()
-def sample_by_recomputing(net: nn.Module, ids: torch.Tensor, length: int, context: int, temperature: float = 1.0,
-                          top_k: int | None = None) -> torch.Tensor:
+def sample_by_recomputing(
+    net: nn.Module, ids: torch.Tensor, length: int, context: int, temperature: float = 1.0, top_k: int | None = None
+) -> torch.Tensor:
     """Extend `ids` (batch, time) by `length` tokens, running `net` on the last `context` tokens at every step."""
     for _ in range(length):
         ids = torch.cat([ids, sample_next(net(ids[:, -context:])[:, -1], temperature, top_k)], dim=1)
@@ -31,8 +32,10 @@ class LanguageModel(Tagging):
     def problems(cls, cfg, spec):
         found = super().problems(cfg, spec)
         if cfg.model.get("bidirectional"):
-            found.append(f"model={cfg.model.name} with bidirectional=true would read the tokens it must predict; "
-                         "a language model reads one way")
+            found.append(
+                f"model={cfg.model.name} with bidirectional=true would read the tokens it must predict; "
+                "a language model reads one way"
+            )
         return found
 
     def make_metrics(self):

@@ -13,17 +13,24 @@ from archtrain.errors import ArchtrainError
 from archtrain.models.protocol import Head
 from archtrain.tasks.base import Task
 
-REPLACE_WITH_MASK = 0.8          # of the chosen tokens: [MASK]; then a random token; the rest stay as they are
+REPLACE_WITH_MASK = 0.8  # of the chosen tokens: [MASK]; then a random token; the rest stay as they are
 REPLACE_WITH_RANDOM = 0.1
-IGNORE = -100                    # the target of every position that is not predicted
+IGNORE = -100  # the target of every position that is not predicted
 EVAL_SEED = 0
 
 
-def mask_tokens(ids: torch.Tensor, mask_id: int, special_ids: torch.Tensor, regular_ids: torch.Tensor,
-                generator: torch.Generator | None = None, rate: float = 0.15) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_tokens(
+    ids: torch.Tensor,
+    mask_id: int,
+    special_ids: torch.Tensor,
+    regular_ids: torch.Tensor,
+    generator: torch.Generator | None = None,
+    rate: float = 0.15,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Choose each token that is not special with probability `rate`; replace a chosen token with
     [MASK] (80%), a random regular token (10%) or itself (10%). Returns the encoder's input and the
     targets: the original token where chosen, IGNORE elsewhere."""
+
     def uniform() -> torch.Tensor:
         return torch.rand(ids.shape, generator=generator, device=ids.device)
 

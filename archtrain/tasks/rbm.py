@@ -13,7 +13,7 @@ from archtrain.report.pictures import image_grid
 from archtrain.tasks.base import RunningMean, SeededScoring
 from archtrain.tasks.generative import Generative
 
-THRESHOLD = 0.5     # inputs in [0, 1] above it are 1, the rest 0
+THRESHOLD = 0.5  # inputs in [0, 1] above it are 1, the rest 0
 
 
 def binarise(x: torch.Tensor) -> torch.Tensor:
@@ -36,18 +36,32 @@ class ContrastiveDivergence(SeededScoring, Generative):
     def problems(cls, cfg, spec):
         found = super().problems(cfg, spec)
         if not issubclass(get_class(cfg.model._target_), RBM):
-            found.append(f"task={cfg.task.name} trains a restricted Boltzmann machine, and model={cfg.model.name} "
-                         f"is none (use model=rbm)")
+            found.append(
+                f"task={cfg.task.name} trains a restricted Boltzmann machine, and model={cfg.model.name} "
+                f"is none (use model=rbm)"
+            )
         if cfg.optim._target_ == "torch.optim.LBFGS":
-            found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={cfg.task.name}'s loss draws new "
-                         f"Gibbs samples at every evaluation")
+            found.append(
+                f"optim=lbfgs re-evaluates one loss in a closure; task={cfg.task.name}'s loss draws new "
+                f"Gibbs samples at every evaluation"
+            )
         if cfg.data.get("normalize"):
-            found.append(f"task={cfg.task.name} binarises inputs in [0, 1]; data.normalize=true moves them "
-                         f"out of it (drop it)")
+            found.append(
+                f"task={cfg.task.name} binarises inputs in [0, 1]; data.normalize=true moves them out of it (drop it)"
+            )
         return found
 
-    def __init__(self, net, spec, optim, scheduler=None, regularization=None,
-                 gibbs_steps: int = 1, persistent: bool = False, sample_steps: int = 1000):
+    def __init__(
+        self,
+        net,
+        spec,
+        optim,
+        scheduler=None,
+        regularization=None,
+        gibbs_steps: int = 1,
+        persistent: bool = False,
+        sample_steps: int = 1000,
+    ):
         super().__init__(net, spec, optim, scheduler, regularization)
         self.gibbs_steps, self.persistent, self.sample_steps = gibbs_steps, persistent, sample_steps
         self.chains: torch.Tensor | None = None
@@ -85,7 +99,6 @@ class ContrastiveDivergence(SeededScoring, Generative):
     def make_metrics(self):
         return {"recon_error": MeanMetric(), "pll": MeanMetric()}
 
-
     def evaluate(self, batch, metrics):
         v = binarise(batch[0])
         metrics["recon_error"].update((self.net(v) - v).square().mean(1))
@@ -103,5 +116,7 @@ class ContrastiveDivergence(SeededScoring, Generative):
         with torch.no_grad():
             samples = self.generate(50, generator=torch.Generator(self.device).manual_seed(self.SCORING_SEED))
         filters = self.net.weight[:50].detach().view(-1, spec.in_channels, spec.image_size, spec.image_size)
-        return [image_grid(samples, run_dir / "samples.png", f"RBM samples after {self.sample_steps} Gibbs steps"),
-                image_grid(filters, run_dir / "filters.png", "RBM filters (weights of each hidden unit)", signed=True)]
+        return [
+            image_grid(samples, run_dir / "samples.png", f"RBM samples after {self.sample_steps} Gibbs steps"),
+            image_grid(filters, run_dir / "filters.png", "RBM filters (weights of each hidden unit)", signed=True),
+        ]

@@ -32,9 +32,9 @@ class Reconstruct(Generative):
     Validation and test report the MSE of clean reconstructions (loss) and, with noise, of denoised
     corrupted inputs (denoise_mse, from the same noise every epoch)."""
 
-    variational = False         # the kind of model.variational this task trains
-    TOY_MMD_BANDWIDTH = 0.5     # on 2-D toys, in data units (the gan task's default)
-    EVALUATION_SEED = 0         # the noise that validation and test corrupt with (and VAEs sample codes from)
+    variational = False  # the kind of model.variational this task trains
+    TOY_MMD_BANDWIDTH = 0.5  # on 2-D toys, in data units (the gan task's default)
+    EVALUATION_SEED = 0  # the noise that validation and test corrupt with (and VAEs sample codes from)
     PICTURE_INPUTS = 16
 
     @classmethod
@@ -42,13 +42,17 @@ class Reconstruct(Generative):
         found = super().problems(cfg, spec)
         name, model = cfg.task.name, cfg.model
         if not issubclass(get_class(model._target_), Autoencoder):
-            found.append(f"task={name} needs an encoder and a decoder, and model={model.name} is not an "
-                         f"autoencoder (use model=autoencoder, conv_autoencoder or vae)")
+            found.append(
+                f"task={name} needs an encoder and a decoder, and model={model.name} is not an "
+                f"autoencoder (use model=autoencoder, conv_autoencoder or vae)"
+            )
             return found
         if bool(model.get("variational")) != cls.variational:
-            found.append(f"task={name} trains {'a variational' if cls.variational else 'a plain'} autoencoder; "
-                         f"model.variational={str(bool(model.get('variational'))).lower()} needs "
-                         f"task={'reconstruct' if cls.variational else 'vae'}")
+            found.append(
+                f"task={name} trains {'a variational' if cls.variational else 'a plain'} autoencoder; "
+                f"model.variational={str(bool(model.get('variational'))).lower()} needs "
+                f"task={'reconstruct' if cls.variational else 'vae'}"
+            )
         if model.get("conditional") and not spec.num_classes:
             found.append(f"model.conditional=true needs class labels, and data={cfg.data.name} has none")
         noise = cfg.task.get("noise", "none")
@@ -58,9 +62,19 @@ class Reconstruct(Generative):
             found.append(f"task.noise_level={cfg.task.noise_level}: masking hides a share of the inputs, below 1")
         return found
 
-    def __init__(self, net, spec, optim, scheduler=None, regularization=None, noise: str = "none",
-                 noise_level: float = 0.0, sparsity: float = 0.0, pictures_every: int = 5):
-        self.noise, self.noise_level = noise, noise_level       # read by make_metrics, which Task.__init__ calls
+    def __init__(
+        self,
+        net,
+        spec,
+        optim,
+        scheduler=None,
+        regularization=None,
+        noise: str = "none",
+        noise_level: float = 0.0,
+        sparsity: float = 0.0,
+        pictures_every: int = 5,
+    ):
+        self.noise, self.noise_level = noise, noise_level  # read by make_metrics, which Task.__init__ calls
         super().__init__(net, spec, optim, scheduler, regularization)
         self.sparsity, self.pictures_every = sparsity, pictures_every
         self.evaluation_noise: torch.Generator | None = None
@@ -68,7 +82,7 @@ class Reconstruct(Generative):
         # The Gaussian that generate() draws codes from, fit at each validation and kept in checkpoints.
         self.register_buffer("code_mean", torch.zeros(net.code_size))
         self.register_buffer("code_scale", torch.eye(net.code_size))
-        self.code_moments: list = []         # count, sum and sum of outer products of this validation's codes
+        self.code_moments: list = []  # count, sum and sum of outer products of this validation's codes
 
     @property
     def conditional(self) -> bool:
@@ -128,7 +142,7 @@ class Reconstruct(Generative):
             noisy = corrupt(x, self.noise, self.noise_level, self.evaluation_noise)
             metrics["denoise_mse"].update(F.mse_loss(self.reconstruct(noisy, labels), x), weight=len(x))
         self.update_toy_judges(x, metrics)
-        if self._trainer is not None and self._trainer.validating:     # fit the sampler on validation codes
+        if self._trainer is not None and self._trainer.validating:  # fit the sampler on validation codes
             code = code.double()
             moments = [len(code), code.sum(0), code.T @ code]
             self.code_moments = [a + b for a, b in zip(self.code_moments, moments)] if self.code_moments else moments
@@ -163,8 +177,8 @@ class Reconstruct(Generative):
         written = super().pictures(folder, real, tag)
         if not self.spec.image_size:
             return written
-        x = real[0][:self.PICTURE_INPUTS].to(self.device)
-        labels = real[1][:self.PICTURE_INPUTS].to(self.device) if self.conditional else None
+        x = real[0][: self.PICTURE_INPUTS].to(self.device)
+        labels = real[1][: self.PICTURE_INPUTS].to(self.device) if self.conditional else None
         rows = [("inputs", x)]
         if self.noise != "none":
             x = corrupt(x, self.noise, self.noise_level, torch.Generator(self.device).manual_seed(self.PICTURE_SEED))

@@ -13,6 +13,7 @@ class Regress(Task):
     @classmethod
     def head(cls, spec):
         return Head(spec.out_features)
+
     def loss(self, batch):
         x, y = batch
         return F.mse_loss(self.net(x), y)

@@ -21,8 +21,9 @@ class Seq2Seq(Task):
         self.pad, self.bos = self.spec.special["pad"], self.spec.special["bos"]
 
     def _cross_entropy(self, logits, targets, label_smoothing: float = 0.0):
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=self.pad,
-                               label_smoothing=label_smoothing)
+        return F.cross_entropy(
+            logits.flatten(0, 1), targets.flatten(), ignore_index=self.pad, label_smoothing=label_smoothing
+        )
 
     def loss(self, batch):
         src, tgt_in, tgt_out = batch
@@ -33,7 +34,7 @@ class Seq2Seq(Task):
 
     def evaluate(self, batch, metrics):
         src, tgt_in, tgt_out = batch
-        real = tgt_out != self.pad                  # the target tokens, </s> included
+        real = tgt_out != self.pad  # the target tokens, </s> included
         metrics["loss"].update(self._cross_entropy(self.net(src, tgt_in), tgt_out), weight=real.sum())
         decoded = self.net.decode(src, self.bos, tgt_out.shape[1])
         metrics["exact"].update(((decoded == tgt_out) | ~real).all(dim=1).float())

@@ -33,12 +33,24 @@ class VAE(Reconstruct):
         if decoder not in DECODERS:
             found.append(f"task.decoder={decoder}: choose from {', '.join(DECODERS)}")
         elif decoder == "bernoulli" and (not spec.image_size or spec.standardization):
-            found.append(f"task.decoder=bernoulli models pixels in [0, 1], which data={cfg.data.name} does not have "
-                         f"{'(standardized)' if spec.standardization else '(not images)'}; use task.decoder=gaussian")
+            found.append(
+                f"task.decoder=bernoulli models pixels in [0, 1], which data={cfg.data.name} does not have "
+                f"{'(standardized)' if spec.standardization else '(not images)'}; use task.decoder=gaussian"
+            )
         return found
 
-    def __init__(self, net, spec, optim, scheduler=None, regularization=None, decoder: str = "bernoulli",
-                 decoder_std: float = 0.1, beta: float = 1.0, pictures_every: int = 5):
+    def __init__(
+        self,
+        net,
+        spec,
+        optim,
+        scheduler=None,
+        regularization=None,
+        decoder: str = "bernoulli",
+        decoder_std: float = 0.1,
+        beta: float = 1.0,
+        pictures_every: int = 5,
+    ):
         super().__init__(net, spec, optim, scheduler, regularization, pictures_every=pictures_every)
         self.decoder, self.decoder_std, self.beta = decoder, decoder_std, beta
 
@@ -53,14 +65,15 @@ class VAE(Reconstruct):
             nll = 0.5 * ((x - decoded) / self.decoder_std) ** 2 + math.log(self.decoder_std * math.sqrt(2 * math.pi))
         return nll.flatten(1).sum(1)
 
-    def bound(self, x: torch.Tensor, labels: torch.Tensor | None,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def bound(
+        self, x: torch.Tensor, labels: torch.Tensor | None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per example: the reconstruction term, the KL term (nats) and the codes' means."""
         mean, log_var = self.net.encode(x, labels)
         noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
         code = mean + (0.5 * log_var).exp() * noise
         recon = self.negative_log_likelihood(self.net.decode(code, labels), x)
-        kl = 0.5 * (mean ** 2 + log_var.exp() - 1 - log_var).sum(1)
+        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(1)
         return recon, kl, mean
 
     def loss(self, batch):
@@ -68,7 +81,13 @@ class VAE(Reconstruct):
         return (recon + self.beta * kl).mean()
 
     def make_metrics(self):
-        return {"nelbo": MeanMetric(), "recon": MeanMetric(), "kl": MeanMetric(), "mse": MeanMetric(), **self.toy_judges()}
+        return {
+            "nelbo": MeanMetric(),
+            "recon": MeanMetric(),
+            "kl": MeanMetric(),
+            "mse": MeanMetric(),
+            **self.toy_judges(),
+        }
 
     def evaluate(self, batch, metrics):
         x, labels = batch[0], self.labels(batch)
@@ -90,14 +109,14 @@ class VAE(Reconstruct):
         if not self.spec.image_size:
             return written
         pairs, steps = self.INTERPOLATION_PAIRS, self.INTERPOLATION_STEPS
-        x = real[0][:2 * pairs].to(self.device)
-        labels = real[1][:2 * pairs].to(self.device) if self.conditional else None
+        x = real[0][: 2 * pairs].to(self.device)
+        labels = real[1][: 2 * pairs].to(self.device) if self.conditional else None
         mean = self.net.encode(x, labels)[0]
         weights = torch.linspace(0, 1, steps, device=self.device).view(1, steps, 1)
         codes = (1 - weights) * mean[0::2, None] + weights * mean[1::2, None]
         rows = []
         for pair in range(pairs):
-            pair_labels = None if labels is None else labels[2 * pair].expand(steps)    # the first one's class
+            pair_labels = None if labels is None else labels[2 * pair].expand(steps)  # the first one's class
             images = self.output(self.net.decode(codes[pair], pair_labels))
             rows.append((f"pair {pair + 1}", self.spec.unstandardize(images)))
         return [*written, image_rows(rows, folder / f"{tag}_interpolation.png", tag)]

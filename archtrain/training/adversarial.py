@@ -38,13 +38,14 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     return -fake_scores.mean()
 
 
-def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
-                     fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
     """(||grad D(x')|| - 1)^2 at points x' drawn uniformly between paired real and generated examples: the
     soft 1-Lipschitz constraint of WGAN-GP, differentiable with respect to the critic's weights."""
     share = torch.rand(len(real), *[1] * (real.ndim - 1), device=real.device, dtype=real.dtype)
     between = (share * real + (1 - share) * fake).requires_grad_(True)
-    gradient, = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
+    (gradient,) = torch.autograd.grad(critic(between).sum(), between, create_graph=True)
     return (gradient.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 

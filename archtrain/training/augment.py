@@ -18,10 +18,13 @@ class Augment:
         angle = (torch.rand(n) * 2 - 1) * math.radians(self.rotation)
         shift = (torch.rand(n, 2) * 2 - 1) * self.crop_padding * 2 / torch.tensor([width, height])
         mirror = torch.where(torch.rand(n) < 0.5, -1.0, 1.0) if self.flip else torch.ones(n)
-        theta = torch.stack([
-            torch.stack([torch.cos(angle) * mirror, -torch.sin(angle), shift[:, 0]], dim=1),
-            torch.stack([torch.sin(angle) * mirror, torch.cos(angle), shift[:, 1]], dim=1),
-        ], dim=1).to(images)
+        theta = torch.stack(
+            [
+                torch.stack([torch.cos(angle) * mirror, -torch.sin(angle), shift[:, 0]], dim=1),
+                torch.stack([torch.sin(angle) * mirror, torch.cos(angle), shift[:, 1]], dim=1),
+            ],
+            dim=1,
+        ).to(images)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         images = F.grid_sample(images, grid, padding_mode="zeros", align_corners=False)
         if self.jitter and channels == 3:
@@ -47,7 +50,7 @@ def cutmix(x: torch.Tensor, y: torch.Tensor, alpha: float):
     cut_h, cut_w = int(height * math.sqrt(1 - weight)), int(width * math.sqrt(1 - weight))
     top, left = int(torch.randint(0, height - cut_h + 1, ())), int(torch.randint(0, width - cut_w + 1, ()))
     x = x.clone()
-    x[..., top:top + cut_h, left:left + cut_w] = x[partner][..., top:top + cut_h, left:left + cut_w]
+    x[..., top : top + cut_h, left : left + cut_w] = x[partner][..., top : top + cut_h, left : left + cut_w]
     return x, y, y[partner], 1 - cut_h * cut_w / (height * width)
 
 
@@ -58,6 +61,7 @@ class Mix:
         self.choices = [(fn, alpha) for fn, alpha in ((mixup, mixup_alpha), (cutmix, cutmix_alpha)) if alpha]
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor):
-        fn, alpha = self.choices[int(torch.randint(len(self.choices), ()))] if len(self.choices) > 1 \
-            else self.choices[0]
+        fn, alpha = (
+            self.choices[int(torch.randint(len(self.choices), ()))] if len(self.choices) > 1 else self.choices[0]
+        )
         return fn(x, y, alpha)

@@ -5,8 +5,8 @@ import signal
 import time
 from pathlib import Path
 
-import pytorch_lightning as pl
 import numpy as np
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Checkpoint, EMAWeightAveraging, RichProgressBar
 from pytorch_lightning.trainer.states import TrainerFn
@@ -20,8 +20,13 @@ def rng_states() -> dict:
     kind, keys, position, has_gauss, gauss = np.random.get_state()
     states = {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "position": position,
-                  "has_gauss": has_gauss, "gauss": gauss},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "position": position,
+            "has_gauss": has_gauss,
+            "gauss": gauss,
+        },
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -32,8 +37,9 @@ def rng_states() -> dict:
 def set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["torch"])
     numpy = states["numpy"]
-    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"],
-                         numpy["has_gauss"], numpy["gauss"]))
+    np.random.set_state(
+        (numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["position"], numpy["has_gauss"], numpy["gauss"])
+    )
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in states and torch.cuda.is_available():
@@ -93,8 +99,10 @@ class DivergenceGuard(pl.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
-            raise Diverged(f"the weights became non-finite by step {trainer.global_step} (epoch "
-                           f"{trainer.current_epoch}); {self.checkpoints_left(trainer)}")
+            raise Diverged(
+                f"the weights became non-finite by step {trainer.global_step} (epoch "
+                f"{trainer.current_epoch}); {self.checkpoints_left(trainer)}"
+            )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -105,14 +113,17 @@ class DivergenceGuard(pl.Callback):
             finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
         if not finite:
             value = loss.item() if not torch.isfinite(loss) else "non-finite in another process"
-            raise Diverged(f"the training loss became {value} at step {trainer.global_step} "
-                           f"(epoch {trainer.current_epoch}, batch {batch_idx}); {self.checkpoints_left(trainer)}")
+            raise Diverged(
+                f"the training loss became {value} at step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}, batch {batch_idx}); {self.checkpoints_left(trainer)}"
+            )
 
     @staticmethod
     def checkpoints_left(trainer) -> str:
         """What the run keeps: the checkpoints written before the bad step, if there are any."""
-        folders = {Path(folder) for callback in trainer.checkpoint_callbacks
-                   if (folder := getattr(callback, "dirpath", None))}
+        folders = {
+            Path(folder) for callback in trainer.checkpoint_callbacks if (folder := getattr(callback, "dirpath", None))
+        }
         written = [path for folder in folders for path in folder.glob("*.ckpt")]
         if written:
             return "the checkpoints before it are kept"
@@ -147,10 +158,12 @@ class StopOnSignal(pl.Callback):
         self.stop_if_signalled("before training started")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if received() and not trainer.fit_loop.epoch_loop._should_accumulate():   # Lightning's own test
+        if received() and not trainer.fit_loop.epoch_loop._should_accumulate():  # Lightning's own test
             trainer.save_checkpoint(self.last_checkpoint)
-            self.stop_if_signalled(f"stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
-                                   f"and saved {self.last_checkpoint.name}")
+            self.stop_if_signalled(
+                f"stopped at step {trainer.global_step} (epoch {trainer.current_epoch}) "
+                f"and saved {self.last_checkpoint.name}"
+            )
 
     def on_test_start(self, trainer, pl_module) -> None:
         take_handlers()

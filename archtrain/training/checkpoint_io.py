@@ -36,9 +36,9 @@ from archtrain.errors import ArchtrainError
 from archtrain.files import fsync_folder, temporary_beside
 
 DIGEST_TAG = b"archtrain-sha256:"
-COMMENT_SIZE = len(DIGEST_TAG) + 64                  # the tag and 64 hex digits
-END_OF_ARCHIVE = b"PK\x05\x06"                       # the zip's last record: 22 bytes, comment length last
-LEGACY_HEADER = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)   # torch's pre-zip format
+COMMENT_SIZE = len(DIGEST_TAG) + 64  # the tag and 64 hex digits
+END_OF_ARCHIVE = b"PK\x05\x06"  # the zip's last record: 22 bytes, comment length last
+LEGACY_HEADER = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)  # torch's pre-zip format
 CHUNK = 1 << 20
 
 
@@ -76,8 +76,10 @@ def load_weights_only(handle: IO[bytes], path: str | Path, signed: bool) -> dict
         if not (signed or well_formed(path)):
             raise damaged(path, "not a torch checkpoint: torch cannot parse it") from None
         refusal = re.search(r"WeightsUnpickler error: (.*?)(\. |$)", str(err), re.MULTILINE)
-        raise UnsafeCheckpoint(f"refusing checkpoint {path}: it carries pickled objects that loading would run as "
-                               f"code ({refusal.group(1) if refusal else first_line(err)})") from None
+        raise UnsafeCheckpoint(
+            f"refusing checkpoint {path}: it carries pickled objects that loading would run as "
+            f"code ({refusal.group(1) if refusal else first_line(err)})"
+        ) from None
 
 
 def damaged(path: str | Path, reason: str) -> CorruptCheckpoint:
@@ -106,7 +108,7 @@ def carried_digest(handle: IO[bytes]) -> bytes | None:
     handle.seek(size - COMMENT_SIZE - 2)
     comment_length, comment = int.from_bytes(handle.read(2), "little"), handle.read()
     signed = comment_length == COMMENT_SIZE and comment.startswith(DIGEST_TAG)
-    return comment[len(DIGEST_TAG):] if signed else None
+    return comment[len(DIGEST_TAG) :] if signed else None
 
 
 def digest_of(handle: IO[bytes], length: int) -> bytes:
@@ -115,7 +117,7 @@ def digest_of(handle: IO[bytes], length: int) -> bytes:
     handle.seek(0)
     for chunk in iter(lambda: handle.read(min(CHUNK, length - handle.tell())), b""):
         digest.update(chunk)
-    digest.update(b"\x00\x00")                        # the comment length torch wrote
+    digest.update(b"\x00\x00")  # the comment length torch wrote
     return digest.hexdigest().encode()
 
 
@@ -124,7 +126,7 @@ def well_formed(path: str | Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             pickled = next(name for name in archive.namelist() if name.endswith("/data.pkl"))
-            archive.read(pickled)                    # zipfile checks the CRC32 torch stored
+            archive.read(pickled)  # zipfile checks the CRC32 torch stored
             return True
     except (zipfile.BadZipFile, StopIteration, OSError):
         pass

@@ -39,17 +39,24 @@ def quiet_lightning() -> None:
         logger.handlers.clear()
     warnings.filterwarnings("ignore", message=r".*smaller than the logging interval", category=UserWarning)
     warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty", category=UserWarning)
-    warnings.filterwarnings("ignore", message=r"You're using the WeightAveraging callback, but loading a checkpoint",
-                            category=UserWarning)
-    warnings.filterwarnings("ignore", message=r"Using ModelCheckpoint with manual optimization and every_n_train_steps",
-                            category=UserWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"You're using the WeightAveraging callback, but loading a checkpoint", category=UserWarning
+    )
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Using ModelCheckpoint with manual optimization and every_n_train_steps",
+        category=UserWarning,
+    )
     # archtrain's sampler resumes mid-epoch from Lightning's own loop progress (data/base.py)
-    warnings.filterwarnings("ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended",
-                            category=UserWarning)
-    warnings.filterwarnings("ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)`",
-                            category=UserWarning)
+    warnings.filterwarnings(
+        "ignore", message=r"You're resuming from a checkpoint that ended before the epoch ended", category=UserWarning
+    )
+    warnings.filterwarnings(
+        "ignore", message=r"It is recommended to use `self.log\(.*sync_dist=True\)`", category=UserWarning
+    )
     # debug=overfit: Lightning reads the first batches in order, as it should, and says so for each loader
     warnings.filterwarnings("ignore", message=r"You requested to overfit but enabled", category=UserWarning)
     # the hopfield task stores patterns by Hebb's rule, with no optimizer by design
-    warnings.filterwarnings("ignore", message=r".*returned `None`, this fit will run with no optimizer",
-                            category=UserWarning)
+    warnings.filterwarnings(
+        "ignore", message=r".*returned `None`, this fit will run with no optimizer", category=UserWarning
+    )

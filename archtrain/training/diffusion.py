@@ -10,7 +10,7 @@ from torch import nn
 
 SCHEDULES = ("linear", "cosine")
 SAMPLERS = ("ddpm", "ddim")
-NoisePredictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]     # (x_t, t) -> predicted noise
+NoisePredictor = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) -> predicted noise
 
 
 def linear_betas(timesteps: int) -> torch.Tensor:
@@ -49,9 +49,17 @@ class NoiseSchedule(nn.Module):
         return torch.linspace(self.timesteps - 1, 0, steps).round().long().unique_consecutive().tolist()
 
     @torch.no_grad()
-    def sample(self, predict_noise: NoisePredictor, noise: torch.Tensor, timesteps: list[int], eta: float,
-               clip: float | None = None, noise_from_clipped: bool = True, generator: torch.Generator | None = None,
-               trace: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        predict_noise: NoisePredictor,
+        noise: torch.Tensor,
+        timesteps: list[int],
+        eta: float,
+        clip: float | None = None,
+        noise_from_clipped: bool = True,
+        generator: torch.Generator | None = None,
+        trace: Callable[[int, torch.Tensor], None] | None = None,
+    ) -> torch.Tensor:
         """Run the reverse chain from `noise` (x_T) through `timesteps` (descending) to x_0. Each step
         predicts x_0 from the predicted noise (clipped to [-clip, clip] if given), then moves to the next
         timestep along the predicted noise (DDIM, eq. 12): eta = 1 over every step is DDPM's ancestral
@@ -74,7 +82,7 @@ class NoiseSchedule(nn.Module):
             if trace is not None:
                 trace(now, x0)
             sigma = eta * ((1 - kept_then) / (1 - kept) * (1 - kept / kept_then)).sqrt()
-            x = kept_then.sqrt() * x0 + (1 - kept_then - sigma ** 2).clamp_min(0).sqrt() * epsilon
+            x = kept_then.sqrt() * x0 + (1 - kept_then - sigma**2).clamp_min(0).sqrt() * epsilon
             if then >= 0 and eta:
                 x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x

@@ -84,14 +84,16 @@ class FeedbackAlignment:
 
     modules: list[str] | None = None
     name: str = "feedback_alignment"
-    on_resume = True            # the swap happens again; the checkpoint restores the feedback matrices
+    on_resume = True  # the swap happens again; the checkpoint restores the feedback matrices
 
     def __call__(self, net: nn.Module, spec: DataSpec) -> dict:
         children = dict(net.named_children())
         missing = [name for name in self.modules or [] if name not in children]
         if missing:
-            raise ArchtrainError(f"transform.{self.name}.modules: the net has no module '{missing[0]}'; "
-                                 f"its modules: {', '.join(children)}")
+            raise ArchtrainError(
+                f"transform.{self.name}.modules: the net has no module '{missing[0]}'; "
+                f"its modules: {', '.join(children)}"
+            )
         roots = [(name, children[name]) for name in self.modules] if self.modules else [("", net)]
         swapped = []
         for root_name, root in roots:
@@ -99,7 +101,9 @@ class FeedbackAlignment:
                 if type(module) is nn.Linear:
                     full = ".".join(part for part in (root_name, name) if part)
                     parent, _, child = full.rpartition(".")
-                    setattr(net.get_submodule(parent), child, FeedbackLinear.replacing(module, f"feedback_angle.{full}"))
+                    setattr(
+                        net.get_submodule(parent), child, FeedbackLinear.replacing(module, f"feedback_angle.{full}")
+                    )
                     swapped.append(full)
         if not swapped:
             raise ArchtrainError(f"transform.{self.name}: the net has no linear layers to train by feedback alignment")

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 from omegaconf import DictConfig
-
 from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.utilities import rank_zero_only
@@ -17,7 +16,7 @@ from archtrain.catalog import flatten
 from archtrain.config import instantiate_without
 from archtrain.errors import ArchtrainError
 
-RUN_LOG = logging.getLogger("archtrain.run")     # train.log's own lines: the run's start, epochs, end
+RUN_LOG = logging.getLogger("archtrain.run")  # train.log's own lines: the run's start, epochs, end
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -90,7 +89,7 @@ def mlflow(run_dir: str, tracking_uri: str, experiment_name: str) -> Logger:
 
     if "://" not in tracking_uri and not tracking_uri.startswith("file:"):
         tracking_uri = Path(tracking_uri).resolve().as_uri()
-    if tracking_uri.startswith("file:"):    # MLflow 3 refuses a local file store unless asked for it
+    if tracking_uri.startswith("file:"):  # MLflow 3 refuses a local file store unless asked for it
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     return MLFlowLogger(experiment_name=experiment_name, run_name=Path(run_dir).name, tracking_uri=tracking_uri)
 
@@ -105,10 +104,10 @@ def wandb(run_dir: str, project: str, offline: bool) -> Logger:
 
 def chosen_loggers(logger: DictConfig | None, run_dir: Path, config: dict) -> list[Logger]:
     """The loggers of the `logger` list (beyond metrics.csv and train.log), each given the run's config."""
-    loggers = [instantiate_without(node, (), run_dir=str(run_dir)) for node in (logger or {}).values()
-               if node.get("_target_")]
+    loggers = [
+        instantiate_without(node, (), run_dir=str(run_dir)) for node in (logger or {}).values() if node.get("_target_")
+    ]
     flat = flatten(config)
     for each in loggers:
         each.log_hyperparams(flat)
     return loggers
-

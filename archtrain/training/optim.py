@@ -17,8 +17,9 @@ def parameter_groups(net: nn.Module, weight_decay: float, decay_all: bool = Fals
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
-def build_optimizer(make: Callable[..., torch.optim.Optimizer], net: nn.Module, weight_decay: float,
-                    decay_all: bool = False) -> torch.optim.Optimizer:
+def build_optimizer(
+    make: Callable[..., torch.optim.Optimizer], net: nn.Module, weight_decay: float, decay_all: bool = False
+) -> torch.optim.Optimizer:
     """`make` is the partially applied optimizer class from the config (lr, betas, momentum...).
     L-BFGS takes a single parameter group and no weight decay."""
     if getattr(make, "func", make) is torch.optim.LBFGS:

@@ -20,7 +20,7 @@ class Regularization:
     label_smoothing: float = 0.0
     augment: Augment | None = None
     mix: Mix | None = None
-    grad_clip_value: float | None = None      # clipped by the Trainer, or by a task that steps its own optimizers
+    grad_clip_value: float | None = None  # clipped by the Trainer, or by a task that steps its own optimizers
     grad_clip_algorithm: str = "norm"
 
 
@@ -31,15 +31,20 @@ def regularizers(cfg: DictConfig) -> DictConfig:
 
 def regularization(regularizer: DictConfig) -> Regularization:
     decay = regularizer.get("weight_decay") or {}
-    mixing = {"mixup_alpha": (regularizer.get("mixup") or {}).get("alpha"),
-              "cutmix_alpha": (regularizer.get("cutmix") or {}).get("alpha")}
+    mixing = {
+        "mixup_alpha": (regularizer.get("mixup") or {}).get("alpha"),
+        "cutmix_alpha": (regularizer.get("cutmix") or {}).get("alpha"),
+    }
     clip = regularizer.get("grad_clip") or {}
     return Regularization(
-        weight_decay=decay.get("value", 0.0), decay_norms_and_biases=decay.get("norms_and_biases", False),
-        l1=regularizer.get("l1", 0.0), label_smoothing=regularizer.get("label_smoothing", 0.0),
+        weight_decay=decay.get("value", 0.0),
+        decay_norms_and_biases=decay.get("norms_and_biases", False),
+        l1=regularizer.get("l1", 0.0),
+        label_smoothing=regularizer.get("label_smoothing", 0.0),
         augment=Augment(**regularizer.augment) if "augment" in regularizer else None,
         mix=Mix(**mixing) if any(mixing.values()) else None,
-        grad_clip_value=clip.get("value"), grad_clip_algorithm=clip.get("algorithm", "norm"),
+        grad_clip_value=clip.get("value"),
+        grad_clip_algorithm=clip.get("algorithm", "norm"),
     )
 
 
@@ -56,14 +61,20 @@ def combination_problems(cfg: DictConfig, model_arguments_accepted: set[str]) ->
     scheduler = (cfg.get("scheduler") or {}).get("_target_", "").rsplit(".", 1)[-1]
     problems = []
     if optimizer == "LBFGS" and cfg.trainer.accumulate_grad_batches > 1:
-        problems.append("optim=lbfgs re-evaluates the loss of one batch in a closure; it cannot accumulate "
-                        "gradients over several batches (drop regularizer=accumulate)")
+        problems.append(
+            "optim=lbfgs re-evaluates the loss of one batch in a closure; it cannot accumulate "
+            "gradients over several batches (drop regularizer=accumulate)"
+        )
     if optimizer == "LBFGS" and "weight_decay" in regularizer:
-        problems.append("optim=lbfgs has no weight decay in torch; drop regularizer=weight_decay "
-                        "(regularizer=l1 adds its penalty to the loss instead)")
+        problems.append(
+            "optim=lbfgs has no weight decay in torch; drop regularizer=weight_decay "
+            "(regularizer=l1 adds its penalty to the loss instead)"
+        )
     if optimizer == "LBFGS" and {"augment", "mixup", "cutmix"} & set(regularizer):
-        problems.append("optim=lbfgs needs the same loss at every evaluation within a step; random batch "
-                        "augmentation (augment, mixup, cutmix) changes it")
+        problems.append(
+            "optim=lbfgs needs the same loss at every evaluation within a step; random batch "
+            "augmentation (augment, mixup, cutmix) changes it"
+        )
     validation_off = cfg.trainer.limit_val_batches == 0 or cfg.trainer.check_val_every_n_epoch > cfg.trainer.max_epochs
     if scheduler == "plateau" and validation_off:
         problems.append("scheduler=plateau watches a validation metric, but this run never validates")

@@ -8,8 +8,10 @@ from torchmetrics.utilities import dim_zero_cat
 def gaussian_mmd(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> torch.Tensor:
     """Squared maximum mean discrepancy (Gretton et al., 2012) between the rows of `x` and of `y` under a
     Gaussian kernel of width `bandwidth`: the biased estimate, 0 for identical sets, at most 2."""
+
     def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.exp(-torch.cdist(a, b).pow(2) / (2 * bandwidth ** 2))
+        return torch.exp(-torch.cdist(a, b).pow(2) / (2 * bandwidth**2))
+
     return kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean()
 
 

@@ -44,27 +44,45 @@ class LoadWeights:
             raise ArchtrainError(f"{where}: '{path}' holds no {part} weights (no tensors named {prefix}*)")
         tokens = spec.vocab_size is not None
         if tokens and vocab is None:
-            raise ArchtrainError(f"{where}: '{path}' records no vocabulary, and this data is tokens; give a "
-                                 f"checkpoint of a run on text data")
+            raise ArchtrainError(
+                f"{where}: '{path}' records no vocabulary, and this data is tokens; give a "
+                f"checkpoint of a run on text data"
+            )
         if tokens and tuple(vocab) != tuple(spec.vocab):
-            raise ArchtrainError(f"{where}: '{path}' was trained on another vocabulary than this data's "
-                                 f"({len(vocab)} tokens there, {len(spec.vocab)} here); train both on data "
-                                 f"with the same vocabulary")
+            raise ArchtrainError(
+                f"{where}: '{path}' was trained on another vocabulary than this data's "
+                f"({len(vocab)} tokens there, {len(spec.vocab)} here); train both on data "
+                f"with the same vocabulary"
+            )
         own = {name: tensor for name, tensor in net.state_dict().items() if name.startswith(prefix)}
         differences = [f"{name} is missing" for name in own.keys() - weights.keys()]
         differences += [f"{name} is not in this model" for name in weights.keys() - own.keys()]
-        differences += [f"{name} has shape {tuple(weights[name].shape)} there, {tuple(tensor.shape)} here"
-                        for name, tensor in own.items() if name in weights and weights[name].shape != tensor.shape]
+        differences += [
+            f"{name} has shape {tuple(weights[name].shape)} there, {tuple(tensor.shape)} here"
+            for name, tensor in own.items()
+            if name in weights and weights[name].shape != tensor.shape
+        ]
         if differences:
-            raise ArchtrainError(f"{where}: the {part} in '{path}' differs from this model's "
-                                 f"({'; '.join(sorted(differences)[:3])}): weights of another shape or other "
-                                 f"tensors; use the same model settings and data dimensions")
+            raise ArchtrainError(
+                f"{where}: the {part} in '{path}' differs from this model's "
+                f"({'; '.join(sorted(differences)[:3])}): weights of another shape or other "
+                f"tensors; use the same model settings and data dimensions"
+            )
         net.load_state_dict(weights, strict=not self.only)
         new = [name for name, _ in net.named_parameters() if not name.startswith(prefix)]
-        log.info("%s: loaded %d tensors from %s; newly initialized: %s", where, len(weights), path,
-                 ", ".join(new) or "nothing")
-        return {"checkpoint": str(path), "loaded_tensors": len(weights),
-                "loaded_parameters": sum(t.numel() for t in weights.values()), "new": new}
+        log.info(
+            "%s: loaded %d tensors from %s; newly initialized: %s",
+            where,
+            len(weights),
+            path,
+            ", ".join(new) or "nothing",
+        )
+        return {
+            "checkpoint": str(path),
+            "loaded_tensors": len(weights),
+            "loaded_parameters": sum(t.numel() for t in weights.values()),
+            "new": new,
+        }
 
 
 @dataclass
@@ -82,8 +100,9 @@ class Freeze:
                 module = net.get_submodule(name)
             except AttributeError:
                 children = ", ".join(name for name, _ in net.named_children())
-                raise ArchtrainError(f"transform.{self.name}.modules: the net has no module '{name}'; "
-                                     f"its modules: {children}") from None
+                raise ArchtrainError(
+                    f"transform.{self.name}.modules: the net has no module '{name}'; its modules: {children}"
+                ) from None
             module.requires_grad_(False)
         trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
         if not trainable:

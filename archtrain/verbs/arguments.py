@@ -3,8 +3,13 @@
 from archtrain.errors import ArchtrainError
 
 
-def parse(verb: str, arguments: list[str], keys: dict[str, str | None], required: tuple[str, ...] = (),
-          prefixes: tuple[str, ...] = ()) -> tuple[dict[str, str | None], list[str]]:
+def parse(
+    verb: str,
+    arguments: list[str],
+    keys: dict[str, str | None],
+    required: tuple[str, ...] = (),
+    prefixes: tuple[str, ...] = (),
+) -> tuple[dict[str, str | None], list[str]]:
     """The verb's `keys` (defaults filled in) and the arguments that start with one of `prefixes`
     (e.g. data.KEY=VALUE), in their given order; anything else is refused in one line."""
     values, passed = dict(keys), []
@@ -17,11 +22,15 @@ def parse(verb: str, arguments: list[str], keys: dict[str, str | None], required
         elif key in keys:
             values[key] = value.strip("'\"")
         else:
-            raise ArchtrainError(f"archtrain {verb} takes {', '.join(f'{k}=' for k in keys)}"
-                                 f"{''.join(f' {p}KEY=' for p in prefixes)}, not {key}=")
+            raise ArchtrainError(
+                f"archtrain {verb} takes {', '.join(f'{k}=' for k in keys)}"
+                f"{''.join(f' {p}KEY=' for p in prefixes)}, not {key}="
+            )
     missing = [key for key in required if values[key] is None]
     if missing:
-        raise ArchtrainError(f"archtrain {verb} needs {' '.join(f'{k}=...' for k in missing)} (see archtrain {verb} --help)")
+        raise ArchtrainError(
+            f"archtrain {verb} needs {' '.join(f'{k}=...' for k in missing)} (see archtrain {verb} --help)"
+        )
     return values, passed
 
 

@@ -25,14 +25,19 @@ def run(arguments: list[str]) -> None:
     out = [a.split("=", 1)[1].strip("'\"") for a in arguments if a.startswith("out=")]
     paths = [a for a in arguments if not a.startswith("out=")]
     if any("=" in p and not Path(p).exists() for p in paths):
-        raise ArchtrainError(f"archtrain compare takes run directories and out=, not "
-                             f"{next(p for p in paths if '=' in p and not Path(p).exists())}")
+        raise ArchtrainError(
+            f"archtrain compare takes run directories and out=, not "
+            f"{next(p for p in paths if '=' in p and not Path(p).exists())}"
+        )
     runs = find_runs(paths)
     picture = picture_path(out[-1] if out else None, paths)
     console.print(comparison_table(runs))
     written = overlaid_curves(runs, picture)
-    console.print(f"learning curves: {written}" if written else "no run has metrics.csv: no learning curves",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"learning curves: {written}" if written else "no run has metrics.csv: no learning curves",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def picture_path(out: str | None, paths: list[str]) -> Path:

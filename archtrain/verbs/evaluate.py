@@ -7,7 +7,8 @@ from archtrain.runs import RunDir
 from archtrain.verbs.arguments import choice, parse
 from archtrain.verbs.runs import load_parts, run_config, split_tensors
 
-USAGE = """Usage: archtrain eval run=<dir> [data=NAME] [data.KEY=VALUE ...] [split=test|val|train] [checkpoint=best|last]
+USAGE = """Usage: archtrain eval run=<dir> [data=NAME] [data.KEY=VALUE ...] [split=test|val|train]
+                      [checkpoint=best|last]
 
 The task's own metrics (e.g. accuracy and loss) of a run's best (or last) checkpoint on a split of
 its data, shown as a table and merged into <run>/eval.json under "<data>/<split>/<checkpoint>"
@@ -56,9 +57,10 @@ def evaluate(parts, split: str) -> dict[str, float]:
 
     avoid_deprecated_leafspec()
     quiet_lightning()
-    split_tensors(parts, split)             # refuses a split the data lacks
+    split_tensors(parts, split)  # refuses a split the data lacks
     batches = parts.data.split_loader(split)
-    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, devices=1)
+    trainer = pl.Trainer(
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, devices=1
+    )
     results = trainer.test(parts.task, dataloaders=batches, verbose=False)[0]
     return {name.removeprefix("test/"): float(value) for name, value in sorted(results.items())}

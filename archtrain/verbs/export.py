@@ -22,8 +22,8 @@ the run's test split (else val), prints the largest absolute difference of their
 """
 KEYS = {"run": None, "format": None, "checkpoint": "best"}
 TOLERANCE = 1e-4
-EXAMPLES = 8            # the batch size of the parity check
-GRAPH_MODALITIES = ("graph", "graphs")     # nets that read a PyG Data, not tensors
+EXAMPLES = 8  # the batch size of the parity check
+GRAPH_MODALITIES = ("graph", "graphs")  # nets that read a PyG Data, not tensors
 
 
 class ExportMismatch(ArchtrainError):
@@ -38,8 +38,10 @@ def run(arguments: list[str]) -> None:
     checkpoint = choice("checkpoint", args["checkpoint"], ("best", "last"))
     parts = load_parts(args["run"], checkpoint)
     if parts.cfg.data.modality in GRAPH_MODALITIES:
-        raise ArchtrainError(f"archtrain export writes nets that take tensors; model={parts.cfg.model.name} "
-                             f"takes a PyG graph (data={parts.cfg.data.name}), which it cannot export")
+        raise ArchtrainError(
+            f"archtrain export writes nets that take tensors; model={parts.cfg.model.name} "
+            f"takes a PyG graph (data={parts.cfg.data.name}), which it cannot export"
+        )
     split = "test" if "test" in parts.data.splits else "val"
     inputs = net_inputs(parts, tuple(t[:EXAMPLES] for t in split_tensors(parts, split)))
     net = parts.net.eval()
@@ -49,11 +51,14 @@ def run(arguments: list[str]) -> None:
         exporter.save(net, inputs, path)
         exported = exporter.load(path)
     except Exception as err:  # each exporter raises its own kinds of error for an unsupported model
-        raise ArchtrainError(f"model={parts.cfg.model.name} cannot be exported to {args['format']}: "
-                             f"{first_line(err)}") from None
+        raise ArchtrainError(
+            f"model={parts.cfg.model.name} cannot be exported to {args['format']}: {first_line(err)}"
+        ) from None
     difference = largest_difference(net, exported, inputs)
-    print(f"exported to {path}; largest absolute difference from PyTorch on {len(inputs[0])} {split} "
-          f"examples: {difference:.3g}")
+    print(
+        f"exported to {path}; largest absolute difference from PyTorch on {len(inputs[0])} {split} "
+        f"examples: {difference:.3g}"
+    )
     if not difference <= TOLERANCE:
         raise ExportMismatch(f"{path} differs from the PyTorch net by {difference:.3g} (more than {TOLERANCE})")
 

@@ -11,7 +11,7 @@ from typing import Callable
 @dataclass(frozen=True)
 class Exporter:
     file: str
-    save: Callable[..., None]            # (net, inputs, path)
+    save: Callable[..., None]  # (net, inputs, path)
     load: Callable[[Path], Callable]
 
 
@@ -28,9 +28,8 @@ def batch_dimension(net, inputs: tuple) -> tuple:
 def save_onnx(net, inputs: tuple, path: Path) -> None:
     import torch
 
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)     # e.g. "torchvision is not installed"
-    torch.onnx.export(net, inputs, str(path), dynamo=True, dynamic_shapes=batch_dimension(net, inputs),
-                      verbose=False)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed"
+    torch.onnx.export(net, inputs, str(path), dynamo=True, dynamic_shapes=batch_dimension(net, inputs), verbose=False)
 
 
 def load_onnx(path: Path) -> Callable:

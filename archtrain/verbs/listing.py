@@ -11,6 +11,6 @@ With no argument: models and data.
 
 
 def run(arguments: list[str]) -> None:
-    from archtrain.report.listing import show_listing   # rich loads here, not for archtrain --help
+    from archtrain.report.listing import show_listing  # rich loads here, not for archtrain --help
 
     show_listing(arguments)

@@ -26,14 +26,16 @@ KEYS = {"run": None, "input": None, "output": None, "checkpoint": "best", "lengt
 def run(arguments: list[str]) -> None:
     args, _ = parse("predict", arguments, KEYS, required=("run", "input"))
     checkpoint = choice("checkpoint", args["checkpoint"], ("best", "last"))
-    from archtrain.verbs.inputs import existing   # numpy, torch and Pillow load here
+    from archtrain.verbs.inputs import existing  # numpy, torch and Pillow load here
 
     source = existing(args["input"])
     parts = load_parts(args["run"], checkpoint)
     kind = (parts.cfg.data.modality, parts.cfg.task.name)
     if kind not in PREDICTORS:
-        raise ArchtrainError(f"archtrain predict reads {', '.join(f'{m} data for task={t}' for m, t in PREDICTORS)}; "
-                             f"not {kind[0]} data for task={kind[1]}")
+        raise ArchtrainError(
+            f"archtrain predict reads {', '.join(f'{m} data for task={t}' for m, t in PREDICTORS)}; "
+            f"not {kind[0]} data for task={kind[1]}"
+        )
     generates = kind == ("text", "language_model")
     if args["length"] is not None and not generates:
         raise ArchtrainError("length= applies to language models only")
@@ -42,8 +44,11 @@ def run(arguments: list[str]) -> None:
 
     with torch.no_grad():
         result = PREDICTORS[kind](parts, source, **knobs)
-    output = Path(args["output"]).expanduser() if args["output"] else \
-        Path(args["run"]) / ("predictions.txt" if isinstance(result, str) else "predictions.csv")
+    output = (
+        Path(args["output"]).expanduser()
+        if args["output"]
+        else Path(args["run"]) / ("predictions.txt" if isinstance(result, str) else "predictions.csv")
+    )
     write(output, result)
     print(f"predictions written to {output}")
 
@@ -65,8 +70,10 @@ def classes(parts, x, names: list[str]) -> list[dict]:
     probabilities = parts.net(x).softmax(dim=-1)
     best, index = probabilities.max(dim=-1)
     vocab = parts.data.spec.vocab
-    return [{"input": name, "class": i, **({"name": vocab[i]} if vocab else {}), "probability": round(p, 6)}
-            for name, i, p in zip(names, index.tolist(), best.tolist())]
+    return [
+        {"input": name, "class": i, **({"name": vocab[i]} if vocab else {}), "probability": round(p, 6)}
+        for name, i, p in zip(names, index.tolist(), best.tolist())
+    ]
 
 
 def classify_rows(parts, source: Path) -> list[dict]:
@@ -101,8 +108,10 @@ def forecast(parts, source: Path) -> list[dict]:
     values = read_numbers(source)
     window, (mean, std) = parts.data.spec.seq_len, parts.data.spec.scale
     if values.shape[1] != 1 or len(values) < window:
-        raise ArchtrainError(f"input={source}: one column of at least {window} past values expected "
-                             f"(found {values.shape[1]} columns, {len(values)} rows)")
+        raise ArchtrainError(
+            f"input={source}: one column of at least {window} past values expected "
+            f"(found {values.shape[1]} columns, {len(values)} rows)"
+        )
     past = (torch.from_numpy(values[-window:]) - mean) / std
     future = parts.net(past.unsqueeze(0))[0] * std + mean
     return [{"step": step, "forecast": round(value, 6)} for step, value in enumerate(future.tolist(), start=1)]
@@ -117,9 +126,13 @@ def continue_text(parts, source: Path, length: int) -> str:
     vocab = parts.data.spec.vocab
     prompt = torch.tensor(character_ids(source, vocab))
     torch.manual_seed(parts.cfg.seed)
-    ids = parts.task.sample(prompt, length)[len(prompt):]
+    ids = parts.task.sample(prompt, length)[len(prompt) :]
     return "".join(vocab[i] for i in ids.tolist())
 
 
-PREDICTORS = {("vector", "classify"): classify_rows, ("image", "classify"): classify_images,
-              ("series", "forecast"): forecast, ("text", "language_model"): continue_text}
+PREDICTORS = {
+    ("vector", "classify"): classify_rows,
+    ("image", "classify"): classify_images,
+    ("series", "forecast"): forecast,
+    ("text", "language_model"): continue_text,
+}

@@ -22,8 +22,9 @@ def run_config(path: str, data: str | None = None, data_overrides: list[str] = (
     except Exception as err:  # Hydra and OmegaConf raise many exception types for a bad override
         from archtrain.cli import one_line
 
-        raise ArchtrainError(f"cannot apply {' '.join(filter(None, [data and f'data={data}', *data_overrides]))}: "
-                             f"{one_line(str(err))}") from None
+        raise ArchtrainError(
+            f"cannot apply {' '.join(filter(None, [data and f'data={data}', *data_overrides]))}: {one_line(str(err))}"
+        ) from None
     return cfg
 
 

@@ -41,8 +41,10 @@ def run(arguments: list[str]) -> None:
     from archtrain.tasks.generative import Generative
 
     if not issubclass(get_class(cfg.task._target_), Generative):
-        raise ArchtrainError(f"run={args['run']} is a task={cfg.task.name} run, which does not generate; "
-                             f"archtrain sample needs a generative run (task=gan, wgan_gp, diffusion, vae or reconstruct)")
+        raise ArchtrainError(
+            f"run={args['run']} is a task={cfg.task.name} run, which does not generate; "
+            f"archtrain sample needs a generative run (task=gan, wgan_gp, diffusion, vae or reconstruct)"
+        )
     parts = load_parts(args["run"], checkpoint, cfg)
     task, spec = parts.task, parts.data.spec
     if label is not None and not task.conditional:
@@ -52,16 +54,22 @@ def run(arguments: list[str]) -> None:
     out = Path(args["out"]).expanduser() if args["out"] else Path(args["run"])
     out.mkdir(parents=True, exist_ok=True)
     samples = draw(task, n, label, seed)
-    name, title = ("samples", f"{cfg.model.name} on {cfg.data.name}") if label is None else \
-        (f"samples_class{label}", f"{cfg.model.name} on {cfg.data.name}, class {label}")
+    name, title = (
+        ("samples", f"{cfg.model.name} on {cfg.data.name}")
+        if label is None
+        else (f"samples_class{label}", f"{cfg.model.name} on {cfg.data.name}, class {label}")
+    )
     written = write(parts, samples, out / name, title)
     print(f"{n} samples written to {', '.join(map(str, written))}")
     if args["judge"] is not None:
         scores = judge(parts, samples, args["judge"], seed)
         path = out / f"{name}_judge.json"
         write_atomic(path, json.dumps(scores, indent=2) + "\n")
-        print("  ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                        for key, value in scores.items()))
+        print(
+            "  ".join(
+                f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}" for key, value in scores.items()
+            )
+        )
         print(f"judged in {path}")
 
 

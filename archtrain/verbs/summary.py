@@ -66,7 +66,7 @@ def config_summary(overrides: list[str], depth: int | None) -> str:
 
     check_overrides(overrides, multirun=False)
     with initialize_config_module("archtrain.conf", version_base="1.3"):
-        cfg = compose("config", overrides=[*search_overrides(), *overrides])    # with the user's config folders
+        cfg = compose("config", overrides=[*search_overrides(), *overrides])  # with the user's config folders
     return _built(cfg, depth or DEPTH)
 
 
@@ -76,4 +76,4 @@ def _built(cfg, depth: int) -> str:
     from archtrain.training.compat import quiet_lightning
 
     quiet_lightning()
-    return model_summary(assemble(cfg, resume=True), depth)      # resume: no weights are loaded
+    return model_summary(assemble(cfg, resume=True), depth)  # resume: no weights are loaded

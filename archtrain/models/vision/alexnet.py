@@ -3,20 +3,34 @@
 from torch import nn
 
 from archtrain.models.vision.conv_blocks import (
-    ConvNormAct, FeatureMap, ImageClassifier, Stem, classifier, fit_kernel, scale_channels,
+    ConvNormAct,
+    FeatureMap,
+    ImageClassifier,
+    Stem,
+    classifier,
+    fit_kernel,
+    scale_channels,
 )
 
-CHANNELS = (96, 256, 384, 384, 256)     # the paper's five convolutions
+CHANNELS = (96, 256, 384, 384, 256)  # the paper's five convolutions
 KERNELS = (11, 5, 3, 3, 3)
-POOLED = (0, 1, 4)                      # overlapping 3x3 max pools follow these convolutions
+POOLED = (0, 1, 4)  # overlapping 3x3 max pools follow these convolutions
 
 
 class AlexNet(ImageClassifier):
     """AlexNet with `width` channels in the first convolution (the paper: 96) and the others in the
     paper's proportions; local response normalization after the first two is optional."""
 
-    def __init__(self, in_channels: int, image_size: int, num_classes: int, width: int = 24,
-                 local_response_norm: bool = True, hidden: int = 128, dropout: float = 0.5):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        width: int = 24,
+        local_response_norm: bool = True,
+        hidden: int = 128,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         feature_map = FeatureMap(image_size)
         channels = [scale_channels(c, width / CHANNELS[0]) for c in CHANNELS]

@@ -13,9 +13,9 @@ from archtrain.models.protocol import Network
 
 Activation = Callable[[], nn.Module] | None
 
-SMALLEST_MAP = 2        # stages downsample only while the feature map stays at least this wide
+SMALLEST_MAP = 2  # stages downsample only while the feature map stays at least this wide
 SMALLEST_STEM_MAP = 14  # stems downsample only while the map stays this wide: 28-32 px images once, 8 px never
-LARGE_IMAGE = 64        # from this size on, stems use their paper's large kernel; smaller images get 3x3
+LARGE_IMAGE = 64  # from this size on, stems use their paper's large kernel; smaller images get 3x3
 
 
 def choose(knob: str, value, allowed) -> None:
@@ -69,11 +69,29 @@ class ConvNormAct(nn.Sequential):
     """Convolution, normalization and activation: the unit that every CNN here is made of. `norm` is True
     for batch norm, False for none, or a function from the channel count to a normalization layer."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
-                 groups: int = 1, dilation: int = 1, norm: bool | Callable[[int], nn.Module] = True,
-                 activation: Activation = nn.ReLU):
-        layers = [nn.Conv2d(in_channels, out_channels, kernel_size, stride, dilation * (kernel_size - 1) // 2,
-                            dilation=dilation, groups=groups, bias=not norm)]
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        groups: int = 1,
+        dilation: int = 1,
+        norm: bool | Callable[[int], nn.Module] = True,
+        activation: Activation = nn.ReLU,
+    ):
+        layers = [
+            nn.Conv2d(
+                in_channels,
+                out_channels,
+                kernel_size,
+                stride,
+                dilation * (kernel_size - 1) // 2,
+                dilation=dilation,
+                groups=groups,
+                bias=not norm,
+            )
+        ]
         if norm:
             layers.append(norm(out_channels) if callable(norm) else nn.BatchNorm2d(out_channels))
         if activation is not None:
@@ -85,8 +103,16 @@ class Stem(nn.Sequential):
     """The first convolution, stride 2, and (with `pool`) a stride-2 max pool, each only where the image is
     large enough: the paper's stem on large images, a stride-1 3x3 convolution on tiny ones."""
 
-    def __init__(self, in_channels: int, out_channels: int, feature_map: FeatureMap, kernel_size: int = 3,
-                 pool: bool = False, norm: bool = True, activation: Activation = nn.ReLU):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        feature_map: FeatureMap,
+        kernel_size: int = 3,
+        pool: bool = False,
+        norm: bool = True,
+        activation: Activation = nn.ReLU,
+    ):
         kernel = kernel_size if feature_map.size >= LARGE_IMAGE else 3
         stride = feature_map.stride(SMALLEST_STEM_MAP)
         layers = [ConvNormAct(in_channels, out_channels, kernel, stride, norm=norm, activation=activation)]
@@ -105,12 +131,18 @@ class LayerNorm2d(nn.LayerNorm):
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation (Hu et al., 2018): rescale channels by gates computed from their global means."""
 
-    def __init__(self, channels: int, squeeze_channels: int | None = None, reduction: int = 16,
-                 activation: Activation = nn.ReLU):
+    def __init__(
+        self, channels: int, squeeze_channels: int | None = None, reduction: int = 16, activation: Activation = nn.ReLU
+    ):
         super().__init__()
         squeeze = squeeze_channels or max(1, channels // reduction)
-        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, squeeze, 1), activation(),
-                                  nn.Conv2d(squeeze, channels, 1), nn.Sigmoid())
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(channels, squeeze, 1),
+            activation(),
+            nn.Conv2d(squeeze, channels, 1),
+            nn.Sigmoid(),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.gate(x)
@@ -145,8 +177,13 @@ class Residual(nn.Module):
     """after(shortcut(x) + drop_path(branch(x))): a residual block around any branch; the shortcut is the
     identity unless given (a projection where the shapes differ)."""
 
-    def __init__(self, branch: nn.Module, shortcut: nn.Module | None = None, drop_path: float = 0.0,
-                 after: nn.Module | None = None):
+    def __init__(
+        self,
+        branch: nn.Module,
+        shortcut: nn.Module | None = None,
+        drop_path: float = 0.0,
+        after: nn.Module | None = None,
+    ):
         super().__init__()
         self.branch, self.drop_path = branch, DropPath(drop_path)
         self.shortcut = shortcut or nn.Identity()
@@ -156,24 +193,40 @@ class Residual(nn.Module):
         return self.after(self.shortcut(x) + self.drop_path(self.branch(x)))
 
 
-def inverted_residual(in_channels: int, out_channels: int, stride: int, expansion: int, kernel_size: int = 3,
-                      activation: Activation = nn.ReLU6, attention: nn.Module | None = None,
-                      drop_path: float = 0.0) -> nn.Module:
+def inverted_residual(
+    in_channels: int,
+    out_channels: int,
+    stride: int,
+    expansion: int,
+    kernel_size: int = 3,
+    activation: Activation = nn.ReLU6,
+    attention: nn.Module | None = None,
+    drop_path: float = 0.0,
+) -> nn.Module:
     """MobileNetV2's inverted residual with a linear bottleneck (Sandler et al., 2018), also EfficientNet's
     MBConv: a 1x1 expansion, a depthwise convolution, optional attention, a 1x1 projection without an
     activation; residual where input and output shapes match."""
     hidden = in_channels * expansion
     layers = [ConvNormAct(in_channels, hidden, 1, activation=activation)] if expansion != 1 else []
-    layers += [ConvNormAct(hidden, hidden, kernel_size, stride, groups=hidden, activation=activation),
-               attention or nn.Identity(),
-               ConvNormAct(hidden, out_channels, 1, activation=None)]
+    layers += [
+        ConvNormAct(hidden, hidden, kernel_size, stride, groups=hidden, activation=activation),
+        attention or nn.Identity(),
+        ConvNormAct(hidden, out_channels, 1, activation=None),
+    ]
     branch = nn.Sequential(*layers)
     return Residual(branch, drop_path=drop_path) if stride == 1 and in_channels == out_channels else branch
 
 
-def inverted_residual_stages(stages: tuple, in_channels: int, feature_map: FeatureMap, width: float, depth: float,
-                             drop_path: float, activation: Activation,
-                             attention: Callable[[int, int], nn.Module]) -> tuple[list[nn.Module], int]:
+def inverted_residual_stages(
+    stages: tuple,
+    in_channels: int,
+    feature_map: FeatureMap,
+    width: float,
+    depth: float,
+    drop_path: float,
+    activation: Activation,
+    attention: Callable[[int, int], nn.Module],
+) -> tuple[list[nn.Module], int]:
     """The blocks of MobileNetV2 and EfficientNet, and their output channels. `stages` holds rows of
     (expansion, channels, blocks, stride of the first block, kernel); `width` scales the channels, `depth`
     the blocks; `attention(in_channels, expanded_channels)` makes each block's attention module; stochastic
@@ -186,14 +239,25 @@ def inverted_residual_stages(stages: tuple, in_channels: int, feature_map: Featu
         for index in range(count):
             kernel_size = fit_kernel(kernel, feature_map.size)
             block_stride = feature_map.stride() if index == 0 and stride == 2 else 1
-            blocks.append(inverted_residual(channels, out, block_stride, expansion, kernel_size, activation,
-                                            attention(channels, channels * expansion), next(rates)))
+            blocks.append(
+                inverted_residual(
+                    channels,
+                    out,
+                    block_stride,
+                    expansion,
+                    kernel_size,
+                    activation,
+                    attention(channels, channels * expansion),
+                    next(rates),
+                )
+            )
             channels = out
     return blocks, channels
 
 
-def classifier(in_channels: int, num_classes: int, dropout: float = 0.0, hidden: tuple[int, ...] = (),
-               norm: bool = False) -> tuple[nn.Sequential, nn.Linear]:
+def classifier(
+    in_channels: int, num_classes: int, dropout: float = 0.0, hidden: tuple[int, ...] = (), norm: bool = False
+) -> tuple[nn.Sequential, nn.Linear]:
     """An image classifier's pre-logits (global average pooling, optional LayerNorm, then hidden layers,
     each after dropout, or dropout alone) and its head, the linear layer to class logits."""
     layers: list[nn.Module] = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]

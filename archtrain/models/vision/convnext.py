@@ -5,12 +5,18 @@ from torch import nn
 
 from archtrain.models.blocks import depth_rates
 from archtrain.models.vision.conv_blocks import (
-    SMALLEST_STEM_MAP, FeatureMap, ImageClassifier, LayerNorm2d, Residual, channel_attention, classifier,
+    SMALLEST_STEM_MAP,
+    FeatureMap,
+    ImageClassifier,
+    LayerNorm2d,
+    Residual,
+    channel_attention,
+    classifier,
     fit_kernel,
 )
 
-STEM_HALVINGS = 2       # the paper's stem: 4x4 patches with stride 4
-EXPANSION = 4           # the inverted bottleneck's hidden width
+STEM_HALVINGS = 2  # the paper's stem: 4x4 patches with stride 4
+EXPANSION = 4  # the inverted bottleneck's hidden width
 
 
 class ConvNeXtBranch(nn.Module):
@@ -21,8 +27,9 @@ class ConvNeXtBranch(nn.Module):
         super().__init__()
         self.depthwise = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
         self.norm = nn.LayerNorm(channels)
-        self.mlp = nn.Sequential(nn.Linear(channels, EXPANSION * channels), nn.GELU(),
-                                 nn.Linear(EXPANSION * channels, channels))
+        self.mlp = nn.Sequential(
+            nn.Linear(channels, EXPANSION * channels), nn.GELU(), nn.Linear(EXPANSION * channels, channels)
+        )
         self.attention = channel_attention(attention, channels)
         self.scale = nn.Parameter(torch.full((channels, 1, 1), layer_scale))
 
@@ -44,9 +51,19 @@ class ConvNeXt(ImageClassifier):
     small ones), stages downsample with LayerNorm and a 2x2 stride-2 convolution, depthwise kernels are
     `kernel_size` (7) or smaller on small maps; stochastic depth rises to `drop_path`."""
 
-    def __init__(self, in_channels: int, image_size: int, num_classes: int, depths: tuple[int, ...] = (2, 2, 2, 2),
-                 width: int = 16, kernel_size: int = 7, layer_scale: float = 1e-6, attention: str = "none",
-                 dropout: float = 0.0, drop_path: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        depths: tuple[int, ...] = (2, 2, 2, 2),
+        width: int = 16,
+        kernel_size: int = 7,
+        layer_scale: float = 1e-6,
+        attention: str = "none",
+        dropout: float = 0.0,
+        drop_path: float = 0.0,
+    ):
         super().__init__()
         feature_map = FeatureMap(image_size)
         size = feature_map.size
@@ -62,7 +79,9 @@ class ConvNeXt(ImageClassifier):
                 layers += [LayerNorm2d(channels), downsample(channels, 2 * channels, feature_map.stride(), size)]
                 channels *= 2
             kernel = fit_kernel(kernel_size, feature_map.size)
-            layers += [Residual(ConvNeXtBranch(channels, kernel, layer_scale, attention), drop_path=next(rates))
-                       for _ in range(count)]
+            layers += [
+                Residual(ConvNeXtBranch(channels, kernel, layer_scale, attention), drop_path=next(rates))
+                for _ in range(count)
+            ]
         self.trunk = nn.Sequential(*layers)
         self.pre_logits, self.head = classifier(channels, num_classes, dropout, norm=True)

@@ -8,8 +8,11 @@ from archtrain.models.vision.conv_blocks import FeatureMap, ImageClassifier, Ste
 
 def norm_act_conv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
     """Batch norm, ReLU, then convolution: DenseNet's pre-activation order."""
-    return nn.Sequential(nn.BatchNorm2d(in_channels), nn.ReLU(),
-                         nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False))
+    return nn.Sequential(
+        nn.BatchNorm2d(in_channels),
+        nn.ReLU(),
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+    )
 
 
 class DenseLayer(nn.Module):
@@ -18,8 +21,10 @@ class DenseLayer(nn.Module):
 
     def __init__(self, in_channels: int, growth_rate: int, bottleneck: int):
         super().__init__()
-        self.new = nn.Sequential(norm_act_conv(in_channels, bottleneck * growth_rate, 1),
-                                 norm_act_conv(bottleneck * growth_rate, growth_rate, 3))
+        self.new = nn.Sequential(
+            norm_act_conv(in_channels, bottleneck * growth_rate, 1),
+            norm_act_conv(bottleneck * growth_rate, growth_rate, 3),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, self.new(x)], dim=1)
@@ -30,14 +35,23 @@ class DenseNet(ImageClassifier):
     `growth_rate` channels per layer; transitions between them compress the channels by `compression`
     with a 1x1 convolution and halve the map with 2x2 average pooling."""
 
-    def __init__(self, in_channels: int, image_size: int, num_classes: int, growth_rate: int = 12,
-                 blocks: tuple[int, ...] = (3, 3, 3), bottleneck: int = 4, compression: float = 0.5,
-                 dropout: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        growth_rate: int = 12,
+        blocks: tuple[int, ...] = (3, 3, 3),
+        bottleneck: int = 4,
+        compression: float = 0.5,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         feature_map = FeatureMap(image_size)
         channels = 2 * growth_rate
-        layers: list[nn.Module] = [Stem(in_channels, channels, feature_map, kernel_size=7, pool=True,
-                                        norm=False, activation=None)]
+        layers: list[nn.Module] = [
+            Stem(in_channels, channels, feature_map, kernel_size=7, pool=True, norm=False, activation=None)
+        ]
         for index, count in enumerate(blocks):
             for _ in range(count):
                 layers.append(DenseLayer(channels, growth_rate, bottleneck))

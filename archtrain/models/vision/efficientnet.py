@@ -6,21 +6,34 @@ import torch.nn.functional as F
 from torch import nn
 
 from archtrain.models.vision.conv_blocks import (
-    ConvNormAct, FeatureMap, ImageClassifier, SqueezeExcite, Stem, classifier, inverted_residual_stages,
+    ConvNormAct,
+    FeatureMap,
+    ImageClassifier,
+    SqueezeExcite,
+    Stem,
+    classifier,
+    inverted_residual_stages,
     make_divisible,
 )
 
-ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15     # depth, width and resolution per unit of phi (the paper's grid search)
+ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15  # depth, width and resolution per unit of phi (the paper's grid search)
 STEM, LAST = 32, 1280
-SQUEEZE = 0.25                          # SE squeezes to this fraction of a block's input channels
+SQUEEZE = 0.25  # SE squeezes to this fraction of a block's input channels
 # EfficientNet-B0, per stage: (expansion, channels, blocks, stride of the first, kernel).
-STAGES = ((1, 16, 1, 1, 3), (6, 24, 2, 2, 3), (6, 40, 2, 2, 5), (6, 80, 3, 2, 3), (6, 112, 3, 1, 5),
-          (6, 192, 4, 2, 5), (6, 320, 1, 1, 3))
+STAGES = (
+    (1, 16, 1, 1, 3),
+    (6, 24, 2, 2, 3),
+    (6, 40, 2, 2, 5),
+    (6, 80, 3, 2, 3),
+    (6, 112, 3, 1, 5),
+    (6, 192, 4, 2, 5),
+    (6, 320, 1, 1, 3),
+)
 
 
 def scaled_resolution(image_size: int, phi: float) -> int:
     """The side the network resizes its input to: round(image_size * GAMMA ** phi)."""
-    return round(image_size * GAMMA ** phi)
+    return round(image_size * GAMMA**phi)
 
 
 class Resize(nn.Module):
@@ -42,17 +55,33 @@ class EfficientNet(ImageClassifier):
     resized (bilinear) from image_size to round(image_size * GAMMA**phi) px before the stem. The
     blocks are MBConv with SiLU and squeeze-excitation; stochastic depth rises to `drop_path`."""
 
-    def __init__(self, in_channels: int, image_size: int, num_classes: int, phi: float = 0.0,
-                 width: float = 0.25, depth: float = 0.5, dropout: float = 0.2, drop_path: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        phi: float = 0.0,
+        width: float = 0.25,
+        depth: float = 0.5,
+        dropout: float = 0.2,
+        drop_path: float = 0.0,
+    ):
         super().__init__()
-        width, depth = width * BETA ** phi, depth * ALPHA ** phi
+        width, depth = width * BETA**phi, depth * ALPHA**phi
         resolution = scaled_resolution(image_size, phi)
         feature_map = FeatureMap(resolution)
         channels = make_divisible(STEM * width)
         layers: list[nn.Module] = [Resize(resolution), Stem(in_channels, channels, feature_map, activation=nn.SiLU)]
         blocks, channels = inverted_residual_stages(
-            STAGES, channels, feature_map, width, depth, drop_path, nn.SiLU,
-            lambda narrow, expanded: SqueezeExcite(expanded, max(1, int(narrow * SQUEEZE)), activation=nn.SiLU))
+            STAGES,
+            channels,
+            feature_map,
+            width,
+            depth,
+            drop_path,
+            nn.SiLU,
+            lambda narrow, expanded: SqueezeExcite(expanded, max(1, int(narrow * SQUEEZE)), activation=nn.SiLU),
+        )
         layers += blocks
         layers.append(ConvNormAct(channels, make_divisible(LAST * width), 1, activation=nn.SiLU))
         self.trunk = nn.Sequential(*layers)

@@ -5,13 +5,18 @@ from torch import nn
 
 from archtrain.models.blocks import depth_rates
 from archtrain.models.vision.conv_blocks import (
-    ConvNormAct, FeatureMap, ImageClassifier, Residual, Stem, scale_channels,
+    ConvNormAct,
+    FeatureMap,
+    ImageClassifier,
+    Residual,
+    Stem,
+    scale_channels,
 )
 
 STEM = 96
-BASE_EXPAND, EXPAND_INCREMENT, FREQUENCY = 128, 128, 2   # expand channels grow by 128 every 2 modules
-SQUEEZE_RATIO = 0.125                                    # squeeze channels / expand channels
-POOL_EVERY = 4                                           # max pools follow fire4, fire8, ...
+BASE_EXPAND, EXPAND_INCREMENT, FREQUENCY = 128, 128, 2  # expand channels grow by 128 every 2 modules
+SQUEEZE_RATIO = 0.125  # squeeze channels / expand channels
+POOL_EVERY = 4  # max pools follow fire4, fire8, ...
 
 
 class Fire(nn.Module):
@@ -35,8 +40,17 @@ class SqueezeNet(ImageClassifier):
     convolution to one map per class, ReLU and global average pooling, so the features it reads are the
     trunk's feature map (batch, channels, height, width), after dropout."""
 
-    def __init__(self, in_channels: int, image_size: int, num_classes: int, width: float = 0.25,
-                 fires: int = 8, bypass: bool = False, dropout: float = 0.5, drop_path: float = 0.0):
+    def __init__(
+        self,
+        in_channels: int,
+        image_size: int,
+        num_classes: int,
+        width: float = 0.25,
+        fires: int = 8,
+        bypass: bool = False,
+        dropout: float = 0.5,
+        drop_path: float = 0.0,
+    ):
         super().__init__()
         feature_map = FeatureMap(image_size)
         channels = scale_channels(STEM, width)

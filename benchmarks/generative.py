@@ -23,7 +23,7 @@ from archtrain.judges.images import judge_images
 from archtrain.judges.toys import judge_points
 from archtrain.tasks.reconstruct import corrupt
 
-COMMON = ["progress_bar=false", "hardware.threads=1", "logger.tensorboard=false", "task.pictures_every=0"]
+COMMON = ["progress_bar=false", "hardware.threads=1", "task.pictures_every=0"]
 RUNS = {
     "autoencoder": ["model=autoencoder", "trainer.max_epochs=30"],
     "denoising": ["model=autoencoder", "trainer.max_epochs=30", "task.noise=gaussian", "task.noise_level=0.3"],

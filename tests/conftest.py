@@ -52,6 +52,15 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for a test of small tensors (more only contend), the count restored after."""
+    from archtrain.hardware import cpu_threads
+
+    with cpu_threads(1):
+        yield
+
+
+@pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
     """A fresh working directory, so that runs land in tmp_path/outputs."""
     monkeypatch.chdir(tmp_path)

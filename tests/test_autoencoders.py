@@ -16,7 +16,7 @@ from archtrain.report.plots import read_epoch_metrics
 from archtrain.schema import register
 from archtrain.tasks.reconstruct import corrupt
 
-FAST = ["hardware.threads=1", "logger.tensorboard=false"]
+FAST = ["hardware.threads=1"]
 NOISY = ["task.noise=gaussian", "task.noise_level=0.3"]
 
 

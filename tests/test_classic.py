@@ -27,15 +27,6 @@ from archtrain.training.feedback_alignment import FeedbackLinear, angle_degrees
 THREADS = "hardware.threads=1"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: more threads only contend (runs set hardware.threads=1 for the same reason)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def epochs(run_dir) -> pd.DataFrame:
     """metrics.csv as one row per epoch."""
     return pd.read_csv(run_dir / "metrics.csv").groupby("epoch").mean()
@@ -46,6 +37,9 @@ def random_patterns(count: int, neurons: int, seed: int = 0) -> torch.Tensor:
 
 
 # RBF network
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_rbf_centres_start_at_the_clusters_of_the_inputs():

@@ -32,13 +32,7 @@ DIGITS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The reverse chain is a thousand small steps: extra threads only add their start-up to each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_the_schedules_keep_what_their_papers_say():

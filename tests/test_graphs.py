@@ -102,8 +102,7 @@ def fit_nodes(name: str, data, epochs: int, **knobs) -> float:
     return float((predicted == test_graph.y)[test_graph.mask].float().mean())
 
 
-def test_on_a_homophilous_block_model_every_graph_network_beats_node_features_alone():
-    torch.set_num_threads(1)
+def test_on_a_homophilous_block_model_every_graph_network_beats_node_features_alone(one_thread):
     data = BlockModel(
         nodes=400,
         communities=4,
@@ -211,16 +210,14 @@ def fit_task(*overrides: str, epochs: int) -> float:
     return float(parts.task.metrics["test"]["acc"].compute())
 
 
-def test_gin_counts_neighbours_where_mean_aggregation_cannot():
-    torch.set_num_threads(1)
+def test_gin_counts_neighbours_where_mean_aggregation_cannot(one_thread):
     small = ["data.samples=100", "model.width=16"]
     assert fit_task("model=gin", *small, epochs=15) >= 0.9
     for model in ("gcn", "graphsage"):  # 4 classes, and every graph looks the same to a mean
         assert fit_task(f"model={model}", "data=degree_counting", *small, epochs=15) <= 0.45
 
 
-def test_inductive_node_classification_labels_the_nodes_of_unseen_graphs():
-    torch.set_num_threads(1)
+def test_inductive_node_classification_labels_the_nodes_of_unseen_graphs(one_thread):
     accuracy = fit_task("model=graphsage", "data=sbm", "data.graphs=5", "data.nodes=200", "model.width=16", epochs=40)
     assert accuracy >= 0.8  # 4 communities; the features alone give about half that
 

@@ -36,7 +36,7 @@ def test_ddp_writes_one_run_that_matches_one_process_with_the_same_global_batch(
     ddp = summary_of(runs[0])
     assert ddp["status"] == "completed"
     assert ddp["hardware"]["world_size"] == 2 and ddp["hardware"]["strategy"] == "DDPStrategy"
-    assert sorted(p.name for p in runs[0].glob("*.csv")) == ["metrics.csv"]
+    assert sorted(p.name for p in runs[0].glob("*.csv")) == ["metrics.csv", "per_class.csv"]  # one of each
     rows = (runs[0] / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2 + 1, rows  # header, train and val per epoch, test: once each
 

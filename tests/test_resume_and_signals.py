@@ -17,6 +17,7 @@ from conftest import QUICK, resume, train
 
 import archtrain.train
 from archtrain.tasks.base import Task
+from archtrain.tasks.classify import Classify
 
 # Dropout and shuffling on (the cases where a naive resume differs), two short epochs.
 SHORT = [
@@ -157,7 +158,7 @@ def sanity_checking(task, batch, batch_idx):
 PHASES = {  # where the signal lands: (owner, the function that sends it, when)
     "start-up": (archtrain.train, "assemble", lambda *args: True),
     "sanity check": (Task, "validation_step", sanity_checking),
-    "test": (Task, "test_step", lambda *args: True),
+    "test": (Classify, "test_step", lambda *args: True),  # the runs here classify
 }
 
 

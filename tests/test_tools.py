@@ -7,7 +7,6 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-import torch
 from conftest import train
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
@@ -206,8 +205,7 @@ SUMMARIZED = ("mlp", "lstm", "gpt", "seq2seq_attention", "gan_mlp", "bert", "res
     "model",
     [pytest.param(m, marks=() if m in SUMMARIZED else pytest.mark.slow) for m in options("model") if m != "custom"],
 )  # custom: a user's class
-def test_every_model_has_a_summary_with_output_sizes(model):
-    torch.set_num_threads(1)
+def test_every_model_has_a_summary_with_output_sizes(model, one_thread):
     register_schema()
     with initialize_config_module("archtrain.conf", version_base="1.3"):
         cfg = compose("config", overrides=[f"model={model}"])

@@ -26,11 +26,12 @@ def accuracy_on(run_dir, split: str) -> float:
 
 
 def test_every_optimizer_learns_digits_in_one_sweep(workdir):
-    optimizers = ",".join(options("optim"))
+    general = [name for name in options("optim") if name != "adam_gan"]  # adam_gan: Adam as the DCGAN paper set it
+    optimizers = ",".join(general)
     out = cli("-m", f"optim={optimizers}", "data=digits", "trainer.max_epochs=3", "progress_bar=false", cwd=workdir)
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader(next(workdir.glob("outputs/multirun/*/*/sweep.csv")).open()))
-    assert len(rows) == len(options("optim")) == 8
+    assert len(rows) == len(general) == 8
     for row in rows:
         assert row["status"] == "completed", row
         assert float(row["test"]) > 0.8, row  # chance is 0.1

@@ -18,7 +18,6 @@ JUDGE = [
     "trainer.max_epochs=30",
     "hardware.threads=1",
     "progress_bar=false",
-    "logger.tensorboard=false",
 ]
 
 

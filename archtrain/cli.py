@@ -25,7 +25,7 @@ from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
 from archtrain.schema import register as register_schema
 from archtrain.signals import recording
 from archtrain.suggest import did_you_mean
-from archtrain.sweeps import is_optuna, optuna_direction, sweep_objective
+from archtrain.sweeps import is_optuna, optuna_overrides, sweep_objective
 
 # The verbs that act on runs: name -> module with USAGE and run(arguments) (see archtrain/verbs).
 VERBS = {
@@ -252,7 +252,7 @@ def check_overrides(overrides: list[str], multirun: bool) -> list[str]:
                 str(err), lambda: compose("config", overrides=[*search_overrides(), *group_choices(jobs[0])])
             )
             raise ArchtrainError(one_line(str(err)) + cause + hint) from err
-    added = optuna_direction(configs[0], overrides) if multirun and is_optuna(configs[0].hydra.sweeper) else []
+    added = optuna_overrides(configs[0], overrides) if multirun and is_optuna(configs[0].hydra.sweeper) else []
     if not added and has_interval(overrides):
         raise ArchtrainError(
             "interval() is a range to sample from, which the basic sweeper cannot do; "

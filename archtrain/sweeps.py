@@ -11,14 +11,18 @@ def is_optuna(sweeper: DictConfig) -> bool:
     return "optuna" in str(sweeper.get("_target_", "")).lower()
 
 
-def optuna_direction(cfg: DictConfig, overrides: list[str]) -> list[str]:
-    """hydra.sweeper.direction set from the task's key metric (maximize an accuracy, minimize a loss),
-    unless the command line sets it."""
-    if any(o.lstrip("+").startswith("hydra.sweeper.direction=") for o in overrides):
-        return []
-    module, name = cfg.task._target_.rsplit(".", 1)
-    mode = getattr(importlib.import_module(module), name).mode
-    return [f"hydra.sweeper.direction={'maximize' if mode == 'max' else 'minimize'}"]
+def optuna_overrides(cfg: DictConfig, overrides: list[str]) -> list[str]:
+    """hydra.sweeper.direction from the task's key metric (maximize an accuracy, minimize a loss) and
+    the sampler seeded by the run's seed, each unless the command line or the recipe sets it."""
+    given = [o.lstrip("+").split("=", 1)[0] for o in overrides]
+    added = []
+    if "hydra.sweeper.direction" not in given:
+        module, name = cfg.task._target_.rsplit(".", 1)
+        mode = getattr(importlib.import_module(module), name).mode
+        added.append(f"hydra.sweeper.direction={'maximize' if mode == 'max' else 'minimize'}")
+    if "hydra.sweeper.sampler.seed" not in given and cfg.hydra.sweeper.sampler.get("seed") is None:
+        added.append(f"hydra.sweeper.sampler.seed={cfg.seed}")
+    return added
 
 
 def sweep_objective(summary: dict, direction) -> float:

@@ -9,7 +9,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from archtrain.cli import main
-from archtrain.sweeps import optuna_direction, sweep_objective
+from archtrain.sweeps import optuna_overrides, sweep_objective
 
 FAST = ["data=iris", "trainer.max_epochs=2", "trainer.limit_train_batches=3", "hardware.threads=1"]
 
@@ -41,11 +41,20 @@ def test_the_same_seed_samples_the_same_trials(tmp_path):
     assert [row["overrides"] for row in first] == [row["overrides"] for row in second]
 
 
-def test_the_direction_follows_the_tasks_key_metric():
-    task = lambda target: OmegaConf.create({"task": {"_target_": target}})  # noqa: E731
-    assert optuna_direction(task("archtrain.tasks.classify.Classify"), []) == ["hydra.sweeper.direction=maximize"]
-    assert optuna_direction(task("archtrain.tasks.regress.Regress"), []) == ["hydra.sweeper.direction=minimize"]
-    assert optuna_direction(task("archtrain.tasks.regress.Regress"), ["hydra.sweeper.direction=maximize"]) == []
+def test_the_direction_follows_the_tasks_key_metric_and_the_seed_seeds_the_sampler():
+    def task(target: str):
+        return OmegaConf.create(
+            {"seed": 3, "task": {"_target_": target}, "hydra": {"sweeper": {"sampler": {"seed": None}}}}
+        )
+
+    seeded = "hydra.sweeper.sampler.seed=3"
+    assert optuna_overrides(task("archtrain.tasks.classify.Classify"), []) == [
+        "hydra.sweeper.direction=maximize",
+        seeded,
+    ]
+    assert optuna_overrides(task("archtrain.tasks.regress.Regress"), []) == ["hydra.sweeper.direction=minimize", seeded]
+    given = ["hydra.sweeper.direction=maximize", "hydra.sweeper.sampler.seed=5"]
+    assert optuna_overrides(task("archtrain.tasks.regress.Regress"), given) == []
 
 
 def test_a_failed_job_scores_the_worst_value_so_the_search_goes_on():

@@ -1,5 +1,6 @@
-"""Pictures of generated examples: image grids (samples, reconstructions beside their inputs, latent
-interpolations) and 2-D samples scattered over the data. Matplotlib with the Agg backend, small PNGs."""
+"""Pictures of generated examples and learned weights: image grids (samples, reconstructions beside
+their inputs, latent interpolations, filters) and 2-D samples scattered over the data. Matplotlib with
+the Agg backend, small PNGs."""
 
 import math
 from pathlib import Path
@@ -16,12 +17,13 @@ def _pyplot():
     return plt
 
 
-def tile(images: torch.Tensor, columns: int, pad: int = 1) -> torch.Tensor:
-    """(n, C, H, W) images in [0, 1] as one (H', W', C) picture, `columns` to a row, on a grey ground."""
+def tile(images: torch.Tensor, columns: int, pad: int = 1, fill: float = 0.5) -> torch.Tensor:
+    """(n, C, H, W) images as one (H', W', C) picture, `columns` to a row, `pad` pixels of `fill` between
+    them (grey by default; NaN shows as blank)."""
     n, channels, height, width = images.shape
     rows = -(-n // columns)
-    sheet = torch.full((channels, rows * (height + pad) + pad, columns * (width + pad) + pad), 0.5)
-    for index, image in enumerate(images.clamp(0, 1)):
+    sheet = torch.full((channels, rows * (height + pad) + pad, columns * (width + pad) + pad), fill)
+    for index, image in enumerate(images):
         top, left = pad + (index // columns) * (height + pad), pad + (index % columns) * (width + pad)
         sheet[:, top : top + height, left : left + width] = image
     return sheet.permute(1, 2, 0)
@@ -32,7 +34,7 @@ def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = ""
     grid (samples), several as one line each (inputs above their reconstructions)."""
     plt = _pyplot()
     columns = max(len(images) for _, images in rows) if len(rows) > 1 else math.ceil(math.sqrt(len(rows[0][1])))
-    pictures = [(label, tile(images.detach().float().cpu(), columns).numpy()) for label, images in rows]
+    pictures = [(label, tile(images.detach().float().cpu().clamp(0, 1), columns).numpy()) for label, images in rows]
     heights = [picture.shape[0] for _, picture in pictures]
     width = min(12.0, 0.4 * columns + 1)
     height = width * sum(heights) / pictures[0][1].shape[1] + 0.3 * len(rows)
@@ -56,6 +58,30 @@ def image_rows(rows: list[tuple[str, torch.Tensor]], path: Path, title: str = ""
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
+
+
+def image_grid(images: torch.Tensor, out: Path, title: str, columns: int = 10, signed: bool = False) -> Path:
+    """(n, C, H, W) images as one grid PNG: grey for one channel; `signed` centres a red-blue colour
+    scale on 0 (filters), otherwise [0, 1] (pixels)."""
+    plt = _pyplot()
+    images = images.detach().float().cpu()
+    picture = tile(images, columns, fill=float("nan"))
+    limit = images.abs().max().item() if signed else 1.0
+    figure, ax = plt.subplots(figsize=(columns * 0.5, picture.shape[0] / picture.shape[1] * columns * 0.5 + 0.4))
+    shown = picture[..., 0] if picture.shape[-1] == 1 else picture.clamp(0, 1)
+    ax.imshow(
+        shown.numpy(),
+        cmap="RdBu_r" if signed else "gray",
+        vmin=-limit if signed else 0,
+        vmax=limit,
+        interpolation="nearest",
+    )
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(out, dpi=80)
+    plt.close(figure)
+    return out
 
 
 def scatter(samples: torch.Tensor, data: torch.Tensor, path: Path, title: str = "", centres: tuple = ()) -> Path:

@@ -9,7 +9,7 @@ from hydra.utils import get_class
 from torchmetrics import MeanMetric
 
 from archtrain.models.rbm import RBM
-from archtrain.report.pictures import image_grid
+from archtrain.report.samples import image_grid
 from archtrain.tasks.base import RunningMean, SeededScoring
 from archtrain.tasks.generative import Generative
 

@@ -1,9 +1,10 @@
 """What the shipped configs offer, read from the conf folder without importing torch."""
 
+import functools
 from importlib.resources import files
 from pathlib import Path
 
-from omegaconf import OmegaConf
+import yaml
 
 CONF = Path(str(files("archtrain.conf")))  # the top-level conf/, installed as the package archtrain.conf
 USER_DIRS: list[Path] = []  # config folders the user adds (--config-dir, hydra.searchpath), after CONF
@@ -34,8 +35,7 @@ def option_file(group: str, name: str) -> Path:
 
 def is_template(group: str, name: str) -> bool:
     """Whether an option leaves its class to the user (model=custom: model._target_=mypkg.MyNet)."""
-    cfg = OmegaConf.load(option_file(group, name))
-    return "_target_" in cfg.keys() and OmegaConf.is_missing(cfg, "_target_")
+    return read_yaml(option_file(group, name)).get("_target_") == "???"
 
 
 def shipped(group: str) -> list[str]:
@@ -45,7 +45,7 @@ def shipped(group: str) -> list[str]:
 
 def fitting_data(inputs: list[str]) -> list[str]:
     """The data configs whose modality a model with these `inputs` can read."""
-    return [name for name in shipped("data") if OmegaConf.load(option_file("data", name)).get("modality") in inputs]
+    return [name for name in shipped("data") if read_yaml(option_file("data", name)).get("modality") in inputs]
 
 
 def flatten(config: dict, prefix: str = "") -> dict:
@@ -57,3 +57,35 @@ def flatten(config: dict, prefix: str = "") -> dict:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def default_choice(group: str, name: str, chosen: str) -> str | None:
+    """The option of group `chosen` that option `name` of `group` picks in its defaults list
+    (`- override /data@_global_.data: digits` -> 'digits'), or None where it picks none."""
+    return _picks(option_file(group, name)).get(f"override /{chosen}@_global_.{chosen}")
+
+
+def model_defaults(model: str) -> tuple[str, str]:
+    """The data and task `archtrain model=<model>` trains on, read from the configs' defaults lists
+    as Hydra composes them (the model picks its data, the data its task, the model may pin the task)."""
+    top = _picks(CONF / "config.yaml")
+    data = default_choice("model", model, "data") or top["data"]
+    task = default_choice("model", model, "task") or default_choice("data", data, "task") or top["task"]
+    return data, task
+
+
+def _picks(file: Path) -> dict:
+    """The `group: option` entries of a config file's defaults list."""
+    defaults = read_yaml(file).get("defaults") or []
+    return {key: value for item in defaults if isinstance(item, dict) for key, value in item.items()}
+
+
+def read_yaml(file: Path) -> dict:
+    """A config file's contents as plain Python values, read once per version of the file (PyYAML's C
+    loader: ten times faster than OmegaConf.load, for listings that read every option)."""
+    return _read_yaml(file, file.stat().st_mtime_ns)
+
+
+@functools.cache
+def _read_yaml(file: Path, version: int) -> dict:
+    return yaml.load(file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}

@@ -3,13 +3,12 @@
 import itertools
 from pathlib import Path
 
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
 from rich.table import Table
 
-from archtrain.catalog import is_template, option_file, options, search_overrides
+from archtrain.catalog import is_template, model_defaults, option_file, options, read_yaml
 from archtrain.errors import ArchtrainError
 from archtrain.report.console import console
+from archtrain.report.model_sizes import parameter_counts
 from archtrain.runs import RunDir
 
 
@@ -21,27 +20,20 @@ def description(group: str, name: str) -> str:
 
 
 def models_table() -> Table:
-    """Every model with its paper, its default data and task, and its parameter count when built for them."""
-    from archtrain.assemble import task_class  # torch loads only for this table
-    from archtrain.data import build_datamodule
-    from archtrain.models import build_net, count_parameters
-
+    """Every model with its paper, its default data and task, and its parameter count when built for them
+    (from report/model_sizes.json: no model is built and no data read for the shipped ones)."""
     table = Table(title="models (archtrain model=NAME)")
     for column in ("model", "paper", "default data", "task"):
         table.add_column(column)
     table.add_column("parameters", justify="right")
-    specs = {}
-    with initialize_config_module("archtrain.conf", version_base="1.3"):
-        for name in options("model"):
-            if is_template("model", name):
-                table.add_row(name, description("model", name), "", "", "")
-                continue
-            cfg = compose("config", overrides=[*search_overrides(), f"model={name}"])
-            if cfg.data.name not in specs:
-                specs[cfg.data.name] = build_datamodule(cfg.data, seed=cfg.seed).spec
-            spec = specs[cfg.data.name]
-            parameters = count_parameters(build_net(cfg.model, spec, task_class(cfg).head(spec)))
-            table.add_row(name, description("model", name), cfg.data.name, cfg.task.name, f"{parameters:,}")
+    models = [name for name in options("model") if not is_template("model", name)]
+    counts = parameter_counts(models)
+    for name in options("model"):
+        if name not in counts:
+            table.add_row(name, description("model", name), "", "", "")
+            continue
+        data, task = model_defaults(name)
+        table.add_row(name, description("model", name), data, task, f"{counts[name]:,}")
     return table
 
 
@@ -51,7 +43,7 @@ def data_table() -> Table:
     for column in ("data", "modality", "description"):
         table.add_column(column)
     for name in options("data"):
-        table.add_row(name, OmegaConf.load(option_file("data", name)).get("modality", ""), description("data", name))
+        table.add_row(name, read_yaml(option_file("data", name)).get("modality", ""), description("data", name))
     return table
 
 

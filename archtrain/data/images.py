@@ -5,12 +5,13 @@ standardization and the DataSpec); Digits and Shapes are made in memory, the fil
 (MNIST, CIFAR-10, a folder of images) live in `image_files`.
 """
 
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from sklearn import datasets
 
 from archtrain.data.base import ArrayDataModule, Split, split_indices
 from archtrain.data.spec import DataSpec
@@ -79,12 +80,26 @@ class Digits(ImageClasses):
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
 
     def load(self):
-        digits = datasets.load_digits()
-        x = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-        y = torch.tensor(digits.target, dtype=torch.long)
+        images, labels = scikit_learn_digits()
+        x = torch.tensor(images, dtype=torch.float32).unsqueeze(1) / 16.0
+        y = torch.tensor(labels, dtype=torch.long)
         return self.describe(
             split_pool(x, y, self.val_fraction, self.test_fraction, self.seed), tuple(str(d) for d in range(10))
         )
+
+
+def scikit_learn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The digits' images (n, 8, 8) and labels, read from the file scikit-learn ships, as its
+    `load_digits` reads it, without importing scikit-learn: its import brings pandas, a second or
+    more of the default run's start-up."""
+    file = Path(importlib.util.find_spec("sklearn").submodule_search_locations[0], "datasets", "data", "digits.csv.gz")
+    if not file.is_file():  # another layout: let scikit-learn find it
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return digits.images, digits.target
+    table = np.loadtxt(file, delimiter=",")
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
 
 
 def _regular(corners: int, radius: float = 1.0, phase: float = 0.0) -> list[tuple[float, float]]:

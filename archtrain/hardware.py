@@ -4,7 +4,11 @@ Strategies, precision plugins and launchers are Lightning's own; this module onl
 cannot work here with one plain sentence, instead of falling back to something else silently.
 """
 
+import math
+import os
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
@@ -68,6 +72,48 @@ def cpu_threads(count: int | None):
         torch.set_num_threads(before)
 
 
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPUs a container's cgroup lets this process use (quota / period), None where unlimited."""
+    files = [(root / "cpu.max", None), (root / "cpu" / "cpu.cfs_quota_us", root / "cpu" / "cpu.cfs_period_us")]
+    for quota_file, period_file in files:
+        try:
+            fields = quota_file.read_text().split() + ([period_file.read_text().strip()] if period_file else [])
+        except OSError:
+            continue
+        quota, period = fields[0], fields[1]
+        return None if quota in ("max", "-1") else int(quota) / int(period)
+    return None
+
+
+def usable_cpus() -> int:
+    """The cores this process may run on: its affinity mask, capped by its cgroup's CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    return max(1, min(cores, math.floor(quota))) if quota else cores
+
+
+def default_threads(workers: int = 0, processes: int = 1, load: float | None = None) -> int:
+    """torch's thread count when hardware.threads is null: the usable cores that other processes do not
+    already keep busy (the 1-minute load average), shared among this run's `processes`, less one core
+    for each data-loader worker it starts; at least one, and never more than torch's own count
+    (OMP_NUM_THREADS, or what the caller set). OpenMP threads wait for each other at every
+    operation, so a thread whose core is taken by another process stalls all of them: on a 2-core
+    machine with one busy process, two threads train the default job several times slower than one
+    (docs/PERFORMANCE.md)."""
+    cores = usable_cpus()
+    load = os.getloadavg()[0] if load is None and hasattr(os, "getloadavg") else load or 0.0
+    free = max(1, cores - math.floor(load))
+    return max(1, min(free // max(1, processes) - workers, torch.get_num_threads()))
+
+
+def run_threads(cfg: DictConfig) -> int:
+    """hardware.threads, or when null the default for the run's data workers and CPU processes."""
+    if cfg.hardware.threads:
+        return cfg.hardware.threads
+    on_cpu = cfg.hardware.accelerator == "cpu" and isinstance(cfg.hardware.devices, int)
+    return default_threads(workers=cfg.data.get("workers") or 0, processes=cfg.hardware.devices if on_cpu else 1)
+
+
 def prepare(net: torch.nn.Module, hardware: DictConfig) -> None:
     """Compilation: the setting that acts on the net rather than on the Trainer."""
     if hardware.compile:
@@ -90,3 +136,18 @@ def describe(trainer, hardware: DictConfig) -> dict:
     if used["accelerator"] == "CUDAAccelerator":
         used["gpu"] = torch.cuda.get_device_name()
     return used
+
+
+def peak_memory() -> dict:
+    """Peak resident memory (RSS) in MB of this process and of the largest of its children that have
+    ended (data-loader workers), for the summary; empty where the OS does not say."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return {}
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    peaks = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if children:
+        peaks["children_peak_rss_mb"] = children
+    return {key: round(value * unit / 2**20, 1) for key, value in peaks.items()}

@@ -16,7 +16,15 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from archtrain.assemble import assemble
 from archtrain.distributed import check_relaunchable
 from archtrain.errors import ArchtrainError, Diverged, Stopped
-from archtrain.hardware import check_hardware, cpu_threads, describe, prepare, trainer_arguments
+from archtrain.hardware import (
+    check_hardware,
+    cpu_threads,
+    describe,
+    peak_memory,
+    prepare,
+    run_threads,
+    trainer_arguments,
+)
 from archtrain.models import count_parameters
 from archtrain.report import console, plots
 from archtrain.report.model_summary import write_model_summary
@@ -217,7 +225,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             )
             if not multirun:
                 console.show_config(cfg)
-        with cpu_threads(cfg.hardware.threads):
+        with cpu_threads(run_threads(cfg)):
             fit_and_test(cfg, run, summary, resume=resume)
     except Stopped as err:
         summary.update(status="interrupted", error=f"{err}; continue with: archtrain resume={run.path}")
@@ -238,6 +246,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             raise
     if main_process:
         RUN_LOG.info(_outcome(summary))
+        summary["memory"] = peak_memory()
         try:
             run.write_summary(summary)
         except OSError as err:  # a full disk: the console is the only record left

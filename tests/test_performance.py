@@ -1,0 +1,50 @@
+"""Performance mechanics: the default thread count, digits read without scikit-learn, peak memory in
+every summary, the lazy image folder and the divergence guard's reads. Timings live in benchmarks/."""
+
+import numpy as np
+from conftest import QUICK, train
+
+from archtrain import hardware
+from archtrain.data.images import scikit_learn_digits
+from archtrain.hardware import cgroup_cpu_quota, cpu_threads, default_threads
+
+
+def test_digits_read_without_scikit_learn_are_its_load_digits():
+    from sklearn.datasets import load_digits
+
+    images, labels = scikit_learn_digits()
+    digits = load_digits()
+    assert np.array_equal(images, digits.images) and np.array_equal(labels, digits.target)
+
+
+def test_a_cgroup_quota_caps_the_cores(tmp_path):
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 1.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_quota(tmp_path) is None
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("300000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_quota(tmp_path) == 3.0
+    assert cgroup_cpu_quota(tmp_path / "none") is None
+
+
+def test_default_threads_are_the_free_cores_shared_out_less_the_workers(monkeypatch):
+    monkeypatch.setattr(hardware, "usable_cpus", lambda: 8)
+    with cpu_threads(64):  # torch's own count is a ceiling; lift it for the arithmetic
+        assert default_threads(load=0.2) == 8
+        assert default_threads(load=3.7) == 5  # three cores kept busy by other processes
+        assert default_threads(workers=2, load=0.0) == 6
+        assert default_threads(processes=2, workers=1, load=0.0) == 3
+        assert default_threads(load=12.0) == default_threads(workers=9, load=0.0) == 1
+    with cpu_threads(2):
+        assert default_threads(load=0.0) == 2  # never more than OMP_NUM_THREADS or the caller's count
+
+
+def test_every_summary_has_the_peak_memory_and_the_threads_used(workdir, one_thread):
+    summary = train(workdir / "run", *QUICK)
+    assert summary["memory"]["peak_rss_mb"] > 50
+    assert summary["hardware"]["cpu_threads"] == 1  # the caller's one thread is a ceiling
+    failed = train(workdir / "bad", *QUICK, "model=lstm", "data=csv_series", "data.path=missing.csv")
+    assert failed["status"] == "failed" and failed["memory"]["peak_rss_mb"] > 50

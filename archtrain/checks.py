@@ -299,6 +299,7 @@ KNOB_RULES = {
     ),
     **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
     **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
+    "workers": count(0),  # data-loader processes
 }
 
 

@@ -2,10 +2,13 @@
 every summary, the lazy image folder and the divergence guard's reads. Timings live in benchmarks/."""
 
 import numpy as np
+import pytest
+import torch
 from conftest import QUICK, train
 
 from archtrain import hardware
 from archtrain.data.images import scikit_learn_digits
+from archtrain.errors import ArchtrainError
 from archtrain.hardware import cgroup_cpu_quota, cpu_threads, default_threads
 
 
@@ -48,3 +51,50 @@ def test_every_summary_has_the_peak_memory_and_the_threads_used(workdir, one_thr
     assert summary["hardware"]["cpu_threads"] == 1  # the caller's one thread is a ceiling
     failed = train(workdir / "bad", *QUICK, "model=lstm", "data=csv_series", "data.path=missing.csv")
     assert failed["status"] == "failed" and failed["memory"]["peak_rss_mb"] > 50
+
+
+def test_a_lazy_image_folder_decodes_in_workers_what_the_eager_one_holds(tmp_path):
+    from test_image_data import folder_data, write_folder
+
+    write_folder(tmp_path, {"zebra": 6, "apple": 5, "mango": 4})
+    eager = folder_data(tmp_path, lazy=False)
+    lazy = folder_data(tmp_path, lazy=True, workers=2)
+    assert lazy.spec == eager.spec and not isinstance(lazy.splits["train"][0], torch.Tensor)
+    for split in ("train", "val", "test"):
+        assert torch.equal(lazy.splits[split][1], eager.splits[split][1])
+        assert torch.equal(lazy.splits[split][0][:], eager.splits[split][0])
+    loader = lazy.train_dataloader()
+    assert loader.num_workers == 2
+    (x_lazy, y_lazy), (x_eager, y_eager) = next(iter(loader)), next(iter(eager.train_dataloader()))
+    assert torch.equal(x_lazy, x_eager) and torch.equal(y_lazy, y_eager)
+
+
+def test_an_image_folder_decodes_lazily_when_it_would_not_fit_in_memory(tmp_path, monkeypatch):
+    from test_image_data import folder_data, write_folder
+
+    from archtrain.data import image_files
+
+    write_folder(tmp_path, {"cat": 3, "dog": 3})
+    monkeypatch.setattr(image_files, "free_memory", lambda: 6 * 3 * 12 * 12 * 4)  # room for half the pixels
+    assert not isinstance(folder_data(tmp_path).splits["train"][0], torch.Tensor)
+    with pytest.raises(ArchtrainError, match="data.normalize=true needs every image in memory"):
+        folder_data(tmp_path, normalize=True)
+    monkeypatch.setattr(image_files, "free_memory", lambda: 2**40)
+    assert isinstance(folder_data(tmp_path).splits["train"][0], torch.Tensor)
+
+
+def test_a_lazy_image_folder_trains(workdir, one_thread, tmp_path):
+    from test_image_data import write_folder
+
+    write_folder(tmp_path / "images", {"cat": 8, "dog": 8})
+    summary = train(
+        workdir / "run",
+        *QUICK,
+        "model=lenet5",
+        "data=image_folder",
+        f"data.root={tmp_path / 'images'}",
+        "data.image_size=12",
+        "data.lazy=true",
+        "data.workers=1",
+    )
+    assert summary["status"] == "completed" and summary["memory"]["children_peak_rss_mb"] > 0

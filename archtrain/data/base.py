@@ -80,7 +80,11 @@ class EpochShuffle(Sampler[int]):
 
 
 class ArrayDataModule(pl.LightningDataModule):
-    """A dataset small enough for memory: subclasses implement `load` and return its splits and spec."""
+    """A dataset small enough for memory: subclasses implement `load` and return its splits and spec.
+    A split's inputs may also be anything that a batch of indices turns into a tensor (files decoded
+    on read); `workers` data-loader processes then read the batches."""
+
+    workers = 0
 
     def __init__(self, batch_size: int, seed: int = 0, samples_per_epoch: int | None = None):
         super().__init__()
@@ -112,7 +116,13 @@ class ArrayDataModule(pl.LightningDataModule):
             sampler = range(rank, len(data), world)
         # A private generator keeps the loader from drawing on the global RNG that dropout uses.
         return DataLoader(
-            data, batch_size=self.batch_size, sampler=sampler, collate_fn=_already_batched, generator=torch.Generator()
+            data,
+            batch_size=self.batch_size,
+            sampler=sampler,
+            collate_fn=_already_batched,
+            generator=torch.Generator(),
+            num_workers=self.workers,
+            persistent_workers=self.workers > 0,
         )
 
     def _examples_done(self) -> int:

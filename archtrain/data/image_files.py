@@ -3,6 +3,7 @@ a folder per class. A missing or malformed file is one ArchtrainError that names
 layout expected."""
 
 import gzip
+import os
 import pickle
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from archtrain.data.base import Split
+from archtrain.data.base import Split, split_indices
 from archtrain.data.images import ImageClasses, check_channels, split_pool, unit_pixels
 from archtrain.errors import ArchtrainError
 
@@ -237,7 +238,11 @@ class Cifar10(PublishedSplits):
 
 class ImageFolder(ImageFiles):
     """A folder per class (`root/<class>/<image>`), classes sorted by name; every image is resized to
-    `image_size` squared and converted to `channels` (1: grey, 3: RGB), then split at random."""
+    `image_size` squared and converted to `channels` (1: grey, 3: RGB), then split at random.
+
+    `lazy` decodes each batch when it is read, in `workers` data-loader processes, instead of every
+    image at start; null chooses it when the decoded folder would take more than half the free memory.
+    """
 
     data = "image_folder"
     EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -253,10 +258,13 @@ class ImageFolder(ImageFiles):
         test_fraction: float,
         normalize: bool = False,
         seed: int = 0,
+        lazy: bool | None = None,
+        workers: int = 0,
     ):
         super().__init__(root, batch_size, normalize, seed)
         self.image_size, self.channels = image_size, check_channels(channels)
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
+        self.lazy, self.workers = lazy, workers
 
     def load(self):
         folder = self.folder()
@@ -272,18 +280,79 @@ class ImageFolder(ImageFiles):
                 raise self.fail(folder / name, "a class folder with no images")
             files += images
             labels += [label] * len(images)
+        labels = torch.tensor(labels)
+        if self.decodes_lazily(len(files)):
+            if self.normalize:
+                raise ArchtrainError(
+                    "data.normalize=true needs every image in memory for its statistics; with data.lazy "
+                    "leave it false (or set data.lazy=false)"
+                )
+            images = DecodedOnRead(files, self.image_size, self.channels, f"data={self.data} expects {self.layout}")
+            indices = split_indices(len(files), self.val_fraction, self.test_fraction, self.seed)
+            return self.describe({name: (images.subset(i), labels[i]) for name, i in indices.items()}, tuple(classes))
+        self.workers = 0  # tensors in memory: workers would only copy them
         x = unit_pixels(np.stack([self._pixels(path) for path in files]))
-        splits = split_pool(x, torch.tensor(labels), self.val_fraction, self.test_fraction, self.seed)
+        splits = split_pool(x, labels, self.val_fraction, self.test_fraction, self.seed)
         return self.describe(splits, tuple(classes))
+
+    def decodes_lazily(self, count: int) -> bool:
+        """`lazy`, or when null whether `count` decoded images (float32) exceed half the free memory."""
+        if self.lazy is not None:
+            return self.lazy
+        decoded = count * self.channels * self.image_size**2 * 4
+        return decoded > free_memory() / 2
 
     def _pixels(self, path: Path) -> np.ndarray:
         """One image as uint8 (C, H, W)."""
         try:
-            with Image.open(path) as image:
-                resized = image.convert("L" if self.channels == 1 else "RGB").resize(
-                    (self.image_size, self.image_size), Image.Resampling.BILINEAR
-                )
+            return decode(path, self.image_size, self.channels)
         except OSError as err:  # PIL.UnidentifiedImageError and truncated files are OSErrors
             raise self.fail(path, f"not a readable image ({err})")
-        pixels = np.asarray(resized)
-        return pixels[None] if self.channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def decode(path: Path, image_size: int, channels: int) -> np.ndarray:
+    """One image file as uint8 (C, H, W), converted and resized; OSError where it is not readable."""
+    with Image.open(path) as image:
+        resized = image.convert("L" if channels == 1 else "RGB").resize(
+            (image_size, image_size), Image.Resampling.BILINEAR
+        )
+    pixels = np.asarray(resized)
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def free_memory() -> int:
+    """Bytes of memory free now (unbounded where the OS does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**63
+
+
+class DecodedOnRead:
+    """Image files standing in for a tensor of pixels (n, C, H, W) in [0, 1]: indexing (an index, a
+    slice or a batch of indices) decodes just those files, in whichever process reads them (the data
+    loader's workers). Small enough to pickle: paths and sizes."""
+
+    def __init__(self, files: list[Path], image_size: int, channels: int, expects: str):
+        self.files, self.image_size, self.channels, self.expects = files, image_size, channels, expects
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.files), self.channels, self.image_size, self.image_size)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def subset(self, indices: torch.Tensor) -> "DecodedOnRead":
+        return DecodedOnRead([self.files[i] for i in indices.tolist()], self.image_size, self.channels, self.expects)
+
+    def __getitem__(self, index) -> torch.Tensor:
+        chosen = torch.arange(len(self.files))[index]
+        batch = [self._pixels(self.files[i]) for i in chosen.reshape(-1).tolist()]
+        return unit_pixels(np.stack(batch)).reshape(*chosen.shape, *self.shape[1:])
+
+    def _pixels(self, path: Path) -> np.ndarray:
+        try:
+            return decode(path, self.image_size, self.channels)
+        except OSError as err:
+            raise ArchtrainError(f"{path}: not a readable image ({err}); {self.expects}") from err

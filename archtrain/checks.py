@@ -190,6 +190,7 @@ FIXED_RULES = {
     "hardware.devices": (devices_ok, "must be a count (at least 1), -1 (every GPU), a list of GPU ids or auto"),
     "hardware.num_nodes": count(1),
     "hardware.threads": count(1),
+    "hardware.loss_check_every": count(1),
 }
 # Knobs of the free-form groups, by name wherever they appear (model.width, data.batch_size, ...).
 # Only names whose meaning is the same in every option that has them; the rest are left to the

@@ -17,7 +17,8 @@ from archtrain.checks import check_cpu_devices, precision
 from archtrain.errors import ArchtrainError
 
 # The keys of the hardware config that are not Lightning Trainer arguments.
-OWN_KEYS = ("threads", "compile")
+OWN_KEYS = ("threads", "compile", "loss_check_every")
+GPU_LOSS_CHECK_EVERY = 50  # steps between the divergence guard's reads on a GPU (each read waits for it)
 
 
 def wants_gpu(hardware: DictConfig) -> bool:
@@ -104,6 +105,15 @@ def default_threads(workers: int = 0, processes: int = 1, load: float | None = N
     load = os.getloadavg()[0] if load is None and hasattr(os, "getloadavg") else load or 0.0
     free = max(1, cores - math.floor(load))
     return max(1, min(free // max(1, processes) - workers, torch.get_num_threads()))
+
+
+def loss_check_every(hardware: DictConfig) -> int:
+    """Steps between the divergence guard's reads of its on-device check: hardware.loss_check_every, or
+    when null every step on the CPU (a read costs nothing there) and every 50 on a GPU."""
+    if hardware.get("loss_check_every"):
+        return hardware.loss_check_every
+    on_gpu = wants_gpu(hardware) or (hardware.accelerator == "auto" and torch.cuda.is_available())
+    return GPU_LOSS_CHECK_EVERY if on_gpu else 1
 
 
 def run_threads(cfg: DictConfig) -> int:

@@ -32,6 +32,7 @@ class HardwareConfig:
     compile: bool = False  # torch.compile the model
     deterministic: bool = False  # deterministic algorithms only (slower; same numbers every run)
     threads: Optional[int] = None  # CPU threads for torch; None: torch's default (one per core)
+    loss_check_every: Optional[int] = None  # steps between the divergence guard's reads; None: 1 on CPU, 50 on GPU
 
 
 @dataclass

@@ -20,6 +20,7 @@ from archtrain.hardware import (
     check_hardware,
     cpu_threads,
     describe,
+    loss_check_every,
     peak_memory,
     prepare,
     run_threads,
@@ -56,7 +57,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         ),
         LastCheckpoint(run.last_checkpoint),  # at every epoch's end and at the end of training
         RunState(OmegaConf.to_container(cfg, resolve=True)),
-        DivergenceGuard(),
+        DivergenceGuard(loss_check_every(cfg.hardware)),
         StopOnSignal(run.last_checkpoint),
     ]
     if cfg.checkpoint.every_n_steps:  # last.ckpt also every N steps, so a crash loses at most N steps

@@ -98,3 +98,29 @@ def test_a_lazy_image_folder_trains(workdir, one_thread, tmp_path):
         "data.workers=1",
     )
     assert summary["status"] == "completed" and summary["memory"]["children_peak_rss_mb"] > 0
+
+
+def guarded_steps(guard, losses, global_step: int = 10):
+    from types import SimpleNamespace
+
+    trainer = SimpleNamespace(global_step=global_step, current_epoch=2, world_size=1, checkpoint_callbacks=[])
+    for batch_idx, loss in enumerate(losses):
+        trainer.global_step += 1
+        guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, batch_idx)
+    return trainer
+
+
+def test_the_divergence_guard_reads_every_n_steps_and_names_the_first_bad_one():
+    from archtrain.errors import Diverged
+    from archtrain.training.callbacks import DivergenceGuard
+
+    guard = DivergenceGuard(read_every=4)
+    trainer = guarded_steps(guard, [1.0, float("nan"), 2.0])  # not read yet: training goes on
+    with pytest.raises(Diverged, match=r"became nan at step 12 \(epoch 2\)"):
+        guard.on_train_epoch_end(trainer, None)
+    with pytest.raises(Diverged, match=r"became inf at step 13 \(epoch 2, batch 2\)"):
+        guarded_steps(DivergenceGuard(read_every=4), [1.0, 1.0, float("inf"), float("nan")])
+    with pytest.raises(Diverged, match="became nan at step 11"):  # read before any checkpoint is written
+        guard = DivergenceGuard(read_every=50)
+        guard.on_save_checkpoint(guarded_steps(guard, [float("nan"), 1.0]), torch.nn.Linear(2, 2), {})
+    guarded_steps(DivergenceGuard(read_every=1), [3.0, 2.0, 1.0])  # finite: nothing happens

@@ -92,13 +92,23 @@ class RichBar(RichProgressBar):
 
 class DivergenceGuard(pl.Callback):
     """Stops the run at the first step whose loss is not finite; no checkpoint is written after it.
-    Under data parallelism the processes decide together (one small all-reduce per step), so that
-    none is left waiting for a process that has stopped. A step can also blow up the weights while
-    its loss, computed before the update, was still finite: the weights are checked before each
-    checkpoint is written, so that none holds them."""
+
+    Each step's loss is checked on its own device (a few tensor operations that never wait for a GPU);
+    the host reads the outcome every `read_every` steps, at each epoch's end and before any checkpoint
+    is written, so a GPU is synchronized once per `read_every` steps instead of at every step. The
+    error names the first bad step however late it is read. Under data parallelism the processes
+    decide together at each read (one small all-reduce), so that none is left waiting for a process
+    that has stopped. A step can also blow up the weights while its loss, computed before the update,
+    was still finite: the weights are checked before each checkpoint is written, so that none holds them."""
+
+    def __init__(self, read_every: int = 1):
+        self.read_every = read_every
+        self.seen: dict[str, torch.Tensor] = {}  # on the loss's device: bad (has one been seen), since, loss
+        self.batches = 0
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        if not all(torch.isfinite(p).all() for p in pl_module.parameters()):
+        self.read(trainer)
+        if not torch.stack([torch.isfinite(p).all() for p in pl_module.parameters()]).all():
             raise Diverged(
                 f"the weights became non-finite by step {trainer.global_step} (epoch "
                 f"{trainer.current_epoch}); {self.checkpoints_left(trainer)}"
@@ -108,15 +118,46 @@ class DivergenceGuard(pl.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        finite = bool(torch.isfinite(loss))
+        self.note(loss.detach())
+        self.batches += 1
+        if self.batches % self.read_every == 0:
+            self.read(trainer, batch_idx)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.read(trainer)
+
+    def note(self, loss: torch.Tensor) -> None:
+        """Record on the loss's device whether it is the first non-finite one, and count the steps since."""
+        if "bad" not in self.seen:
+            self.seen = {
+                "bad": torch.zeros((), dtype=torch.bool, device=loss.device),
+                "since": torch.zeros((), dtype=torch.long, device=loss.device),
+                "loss": torch.zeros((), dtype=loss.dtype, device=loss.device),
+            }
+        seen = self.seen
+        seen["since"] += seen["bad"]
+        first = ~torch.isfinite(loss) & ~seen["bad"]
+        seen["loss"] = torch.where(first, loss, seen["loss"])
+        seen["bad"] |= first
+
+    def read(self, trainer, batch_idx: int | None = None) -> None:
+        """The host reads the device's record (one synchronization) and stops the run if a loss was bad."""
+        bad = bool(self.seen["bad"]) if self.seen else False
         if trainer.world_size > 1:
-            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
-        if not finite:
-            value = loss.item() if not torch.isfinite(loss) else "non-finite in another process"
+            bad = not trainer.strategy.reduce_boolean_decision(not bad, all=True)
+        if not bad:
+            return
+        if not self.seen or not self.seen["bad"]:
             raise Diverged(
-                f"the training loss became {value} at step {trainer.global_step} "
-                f"(epoch {trainer.current_epoch}, batch {batch_idx}); {self.checkpoints_left(trainer)}"
+                f"the training loss became non-finite in another process by step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}); {self.checkpoints_left(trainer)}"
             )
+        since = int(self.seen["since"])
+        where = f", batch {batch_idx - since}" if batch_idx is not None and batch_idx >= since else ""
+        raise Diverged(
+            f"the training loss became {self.seen['loss'].item()} at step {trainer.global_step - since} "
+            f"(epoch {trainer.current_epoch}{where}); {self.checkpoints_left(trainer)}"
+        )
 
     @staticmethod
     def checkpoints_left(trainer) -> str:

@@ -93,8 +93,8 @@ class RichBar(RichProgressBar):
 class DivergenceGuard(pl.Callback):
     """Stops the run at the first step whose loss is not finite; no checkpoint is written after it.
 
-    Each step's loss is checked on its own device (a few tensor operations that never wait for a GPU);
-    the host reads the outcome every `read_every` steps, at each epoch's end and before any checkpoint
+    Each step's loss is copied into a buffer on its own device (one copy, which never waits for a GPU);
+    the host checks the buffer every `read_every` steps, at each epoch's end and before any checkpoint
     is written, so a GPU is synchronized once per `read_every` steps instead of at every step. The
     error names the first bad step however late it is read. Under data parallelism the processes
     decide together at each read (one small all-reduce), so that none is left waiting for a process
@@ -103,8 +103,8 @@ class DivergenceGuard(pl.Callback):
 
     def __init__(self, read_every: int = 1):
         self.read_every = read_every
-        self.seen: dict[str, torch.Tensor] = {}  # on the loss's device: bad (has one been seen), since, loss
-        self.batches = 0
+        self.losses: torch.Tensor | None = None  # on the loss's device: the losses since the last read
+        self.pending = 0  # how many of them
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         self.read(trainer)
@@ -118,44 +118,35 @@ class DivergenceGuard(pl.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        self.note(loss.detach())
-        self.batches += 1
-        if self.batches % self.read_every == 0:
+        if self.losses is None or self.losses.device != loss.device:
+            self.losses = torch.empty(self.read_every, dtype=loss.dtype, device=loss.device)
+        self.losses[self.pending] = loss.detach()  # one copy on the device: nothing waits
+        self.pending += 1
+        if self.pending == self.read_every:
             self.read(trainer, batch_idx)
 
     def on_train_epoch_end(self, trainer, pl_module):
         self.read(trainer)
 
-    def note(self, loss: torch.Tensor) -> None:
-        """Record on the loss's device whether it is the first non-finite one, and count the steps since."""
-        if "bad" not in self.seen:
-            self.seen = {
-                "bad": torch.zeros((), dtype=torch.bool, device=loss.device),
-                "since": torch.zeros((), dtype=torch.long, device=loss.device),
-                "loss": torch.zeros((), dtype=loss.dtype, device=loss.device),
-            }
-        seen = self.seen
-        seen["since"] += seen["bad"]
-        first = ~torch.isfinite(loss) & ~seen["bad"]
-        seen["loss"] = torch.where(first, loss, seen["loss"])
-        seen["bad"] |= first
-
     def read(self, trainer, batch_idx: int | None = None) -> None:
-        """The host reads the device's record (one synchronization) and stops the run if a loss was bad."""
-        bad = bool(self.seen["bad"]) if self.seen else False
-        if trainer.world_size > 1:
-            bad = not trainer.strategy.reduce_boolean_decision(not bad, all=True)
-        if not bad:
+        """The host reads the losses kept since the last read (one synchronization) and stops the run at
+        the first that is not finite, in any process."""
+        losses = self.losses[: self.pending] if self.pending else None
+        self.pending = 0
+        finite = losses is None or bool(torch.isfinite(losses).all())
+        everywhere = trainer.strategy.reduce_boolean_decision(finite, all=True) if trainer.world_size > 1 else finite
+        if everywhere:
             return
-        if not self.seen or not self.seen["bad"]:
+        if finite:
             raise Diverged(
                 f"the training loss became non-finite in another process by step {trainer.global_step} "
                 f"(epoch {trainer.current_epoch}); {self.checkpoints_left(trainer)}"
             )
-        since = int(self.seen["since"])
-        where = f", batch {batch_idx - since}" if batch_idx is not None and batch_idx >= since else ""
+        first = int((~torch.isfinite(losses)).nonzero()[0])
+        since = len(losses) - 1 - first  # steps taken after the bad one
+        where = f", batch {batch_idx - since}" if batch_idx is not None else ""
         raise Diverged(
-            f"the training loss became {self.seen['loss'].item()} at step {trainer.global_step - since} "
+            f"the training loss became {losses[first].item()} at step {trainer.global_step - since} "
             f"(epoch {trainer.current_epoch}{where}); {self.checkpoints_left(trainer)}"
         )
 

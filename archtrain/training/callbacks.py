@@ -118,10 +118,13 @@ class DivergenceGuard(pl.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is None:
             return
-        if self.losses is None or self.losses.device != loss.device:
-            self.losses = torch.empty(self.read_every, dtype=loss.dtype, device=loss.device)
-        self.losses[self.pending] = loss.detach()  # one copy on the device: nothing waits
-        self.pending += 1
+        if self.read_every == 1:  # read at once (the CPU): the loss itself, no copy
+            self.losses, self.pending = loss.detach().reshape(1), 1
+        else:
+            if self.losses is None or self.losses.device != loss.device:
+                self.losses = torch.empty(self.read_every, dtype=loss.dtype, device=loss.device)
+            self.losses[self.pending] = loss.detach()  # one copy on the device: nothing waits
+            self.pending += 1
         if self.pending == self.read_every:
             self.read(trainer, batch_idx)
 

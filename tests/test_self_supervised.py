@@ -152,4 +152,29 @@ def test_pretraining_beats_a_random_encoder(task, workdir, one_thread):
     assert curve[-1] < curve[0]
     scores = probe(load_parts(str(run_dir)), "test")
     assert scores["knn_acc"] > scores["random_init_knn_acc"] + 0.01, scores
-    assert summary["test"]["embedding_std"] > 0.05  # far from collapse (1/sqrt(64) = 0.125 at most)
+    assert summary["test"]["test/embedding_std"] > 0.05  # far from collapse (1/sqrt(64) = 0.125 at most)
+
+
+def test_mae_learns_to_fill_in_hidden_patches(workdir, one_thread):
+    run_dir = workdir / "mae"
+    summary = train(
+        run_dir,
+        "model=vit",
+        "model.d_model=32",
+        "model.num_layers=2",
+        "task=mae",
+        "task.decoder_dim=32",
+        "task.probe_every=0",
+        "trainer.max_epochs=3",
+        "hardware.threads=1",
+    )
+    assert summary["status"] == "completed"
+    curve = losses(run_dir)
+    assert curve[-1] < 0.8 * curve[0]
+    assert (run_dir / "reconstructions.png").is_file()
+
+
+def test_siamese_one_shot_on_held_out_digits_beats_chance(workdir, one_thread):
+    summary = train(workdir / "siamese", *TINY_ENCODER, "task=siamese", "task.probe_every=0", "trainer.max_epochs=2")
+    assert summary["status"] == "completed"
+    assert summary["test"]["test/oneshot_acc"] > 1 / 5 + 0.2  # 5-way on the digits 5-9, never trained on

@@ -8,6 +8,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import train
+from test_bad_input import one_error_line, run_main  # noqa: F401
 
 from archtrain.data.base import labelled_share
 from archtrain.tasks.mae import patchify, unpatchify
@@ -15,7 +17,6 @@ from archtrain.tasks.self_supervised import Embedder, momentum_copy, projection_
 from archtrain.tasks.siamese import one_shot_accuracy
 from archtrain.training.probes import embedding_spread, knn_accuracy, linear_probe_accuracy
 from archtrain.training.views import Views, blur, resized_crop
-from tests.conftest import train
 
 
 def seeded(seed: int = 0) -> torch.Generator:
@@ -178,3 +179,26 @@ def test_siamese_one_shot_on_held_out_digits_beats_chance(workdir, one_thread):
     summary = train(workdir / "siamese", *TINY_ENCODER, "task=siamese", "task.probe_every=0", "trainer.max_epochs=2")
     assert summary["status"] == "completed"
     assert summary["test"]["test/oneshot_acc"] > 1 / 5 + 0.2  # 5-way on the digits 5-9, never trained on
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["model=mlp", "task=mae"], "task=mae masks the patches of a ViT, and model=mlp is not one"),
+        (["task=simclr", "task.views.crop_scale=0"], "task.views.crop_scale=0: must be in (0, 1]"),
+        (["data.labelled_fraction=1.5"], "data.labelled_fraction=1.5: must be in (0, 1]"),
+        (["task=siamese", "task.criterion=triplets"], "task.criterion=triplets: choose from contrastive, triplet"),
+    ],
+)
+def test_what_self_supervision_cannot_train_is_one_line(args, message, workdir, capsys):
+    assert run_main([*args, "trainer.max_epochs=1"]) == 2
+    err = capsys.readouterr().err
+    assert message in err.splitlines()[0] and "Traceback" not in err
+
+
+def test_eval_linear_probe_refuses_data_without_labels_in_one_line(workdir, capsys):
+    from archtrain.verbs import evaluate
+
+    assert "task=linear_probe" in evaluate.USAGE
+    assert run_main(["eval", "run=nowhere", "task=probe"]) == 2
+    assert "task=probe: choose from linear_probe" in one_error_line(capsys)

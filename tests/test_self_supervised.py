@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import train
+from conftest import QUICK, train
 from test_bad_input import one_error_line, run_main  # noqa: F401
 
 from archtrain.data.base import labelled_share
@@ -154,6 +154,33 @@ def test_pretraining_beats_a_random_encoder(task, workdir, one_thread):
     scores = probe(load_parts(str(run_dir)), "test")
     assert scores["knn_acc"] > scores["random_init_knn_acc"] + 0.01, scores
     assert summary["test"]["test/embedding_std"] > 0.05  # far from collapse (1/sqrt(64) = 0.125 at most)
+    if task == "simclr":  # semi-supervised: a classifier starts from the pretrained net, with 10% of the labels
+        tuned = train(
+            workdir / "tuned",
+            *TINY_ENCODER,
+            "data.labelled_fraction=0.1",
+            "transform=[weights]",
+            f"transform.weights.path={run_dir}",
+            *QUICK,
+        )
+        assert tuned["status"] == "completed" and tuned["transforms"]["weights"]["loaded_tensors"] == 4
+
+
+@pytest.mark.parametrize("model", ["mlp", "lenet5", "resnet", "vit", "alexnet"])
+def test_any_zoo_encoder_is_a_backbone(model, one_thread):
+    """One BYOL step on each family's features reaches the net's weights; the classifier head stays out."""
+    from hydra import compose, initialize_config_module
+
+    from archtrain.assemble import assemble
+
+    with initialize_config_module("archtrain.conf", version_base="1.3"):
+        cfg = compose("config", overrides=[f"model={model}", "task=byol", "task.hidden=16", "task.projection=8"])
+    task = assemble(cfg).task
+    loss, embeddings = task.pretext((torch.rand(4, 1, 8, 8),), seeded())
+    loss.backward()
+    first = next(p for name, p in task.net.named_parameters() if not name.startswith("head"))
+    assert first.grad is not None and first.grad.abs().sum() > 0 and embeddings.shape == (8, 8)
+    assert all(p.grad is None for p in task.net.head.parameters())
 
 
 def test_mae_learns_to_fill_in_hidden_patches(workdir, one_thread):

@@ -3,7 +3,7 @@ judged by linear probes, kNN, fine-tuning with few labels, collapse and one-shot
 
     python benchmarks/self_supervised.py [probes] [finetune] [collapse] [mae] [siamese] [digits] [shapes]
 
-(digits, shapes: the data that `probes` covers; both by default.)
+(digits, shapes: the data that `probes` covers, both by default; epochs=N: pretraining epochs, 8 by default.)
 
 Prints markdown tables and writes PNGs to docs/img/ (runs go to a temporary folder). The sizes below are
 those of the docs' figures, on a shared 2-core CPU.
@@ -36,7 +36,7 @@ DATA = {
     "digits": ("data=digits", *ENCODER),
     "shapes": ("data=shapes", "data.samples=1500", "data.image_size=16", "model=lenet5"),
 }
-PRETRAIN_EPOCHS = 8
+PRETRAIN_EPOCHS = next((int(a.split("=")[1]) for a in sys.argv[1:] if a.startswith("epochs=")), 8)
 FINETUNE_EPOCHS = {0.01: 300, 0.1: 150}  # about 300 and 600 steps: the few labels need many epochs
 SEEDS = (0, 1, 2)
 
@@ -179,7 +179,13 @@ def siamese() -> None:
 
 if __name__ == "__main__":
     IMG.mkdir(parents=True, exist_ok=True)
-    chosen = [part for part in sys.argv[1:] if part not in DATA] or ["probes", "finetune", "collapse", "mae", "siamese"]
+    chosen = [part for part in sys.argv[1:] if part not in DATA and "=" not in part] or [
+        "probes",
+        "finetune",
+        "collapse",
+        "mae",
+        "siamese",
+    ]
     for part in chosen:
         print(f"\n## {part}\n", flush=True)
         globals()[part]()

@@ -162,6 +162,7 @@ def mae() -> None:
 def siamese() -> None:
     """One-shot 5-way classification of the digits 5-9 by a Siamese encoder trained on 0-4 (chance 0.2)."""
     print("| loss | one-shot 5-way acc (held-out classes) | untrained |\n|---|---:|---:|")
+    print("| (raw pixels, cosine) | 0.726 | |")
     for criterion in ("contrastive", "triplet"):
         trained, _ = pretrain(f"siamese-{criterion}", "digits", "siamese", f"task.criterion={criterion}")
         untrained, _ = run(

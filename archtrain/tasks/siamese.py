@@ -35,9 +35,11 @@ def one_shot_accuracy(
 
 class Siamese(SelfSupervised):
     """`criterion`: contrastive (same-class pairs pulled to distance 0, others pushed past `margin`) or
-    triplet (an anchor nearer its positive than its negative by `margin`), over every pair or triplet
-    of the batch's examples from the training classes, each a view of its example (`views`). Validation
-    and test add oneshot_acc: `ways`-way one-shot accuracy on the held-out classes (chance: 1/ways)."""
+        triplet (an anchor nearer its positive than its negative by `margin`), over every pair or triplet
+        of the batch's examples from the training classes, each a view of its example (`views`). Validation
+        and test add oneshot_acc: `ways`-way one-shot accuracy on the held-out classes (chance: 1/ways), matched
+    by cosine similarity of the net's features (which carry over to unseen classes better than the head's
+    embeddings: docs/SELF_SUPERVISED.md)."""
 
     def __init__(
         self,
@@ -100,8 +102,8 @@ class Siamese(SelfSupervised):
         scores = super().representation_scores(train, test)
         x, labels = test
         unseen = labels >= self.train_classes
-        with torch.no_grad():
-            embeddings = self.embed(x[unseen].to(self.device))
+        with torch.no_grad():  # the encoder's features: the embedding head specializes to the training classes
+            embeddings = self.net.features(x[unseen].to(self.device))
         generator = torch.Generator().manual_seed(self.SCORING_SEED)
         return {
             **scores,

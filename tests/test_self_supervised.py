@@ -223,7 +223,7 @@ def test_what_self_supervision_cannot_train_is_one_line(args, message, workdir, 
     assert message in err.splitlines()[0] and "Traceback" not in err
 
 
-def test_eval_linear_probe_refuses_data_without_labels_in_one_line(workdir, capsys):
+def test_eval_names_linear_probe_and_refuses_other_tasks_in_one_line(workdir, capsys):
     from archtrain.verbs import evaluate
 
     assert "task=linear_probe" in evaluate.USAGE

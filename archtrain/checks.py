@@ -301,6 +301,20 @@ KNOB_RULES = {
     **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
     **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
     "workers": count(0),  # data-loader processes
+    # self-supervised learning (archtrain/tasks/self_supervised.py, archtrain/training/views.py)
+    **dict.fromkeys(
+        ("projection", "queue_size", "decoder_dim", "decoder_layers", "decoder_heads", "train_classes", "ways"),
+        AT_LEAST_ONE,
+    ),
+    **dict.fromkeys(("probe_every",), NON_NEGATIVE),
+    **dict.fromkeys(("target_momentum", "jitter", "mask"), FRACTION),
+    "margin": POSITIVE,
+    "mask_ratio": (finite(lambda v: 0 < v < 1), "must be between 0 and 1"),
+    **dict.fromkeys(
+        ("jitter_probability", "greyscale_probability", "blur_probability"),
+        (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
+    ),
+    **dict.fromkeys(("labelled_fraction", "crop_scale"), (finite(lambda v: 0 < v <= 1), "must be in (0, 1]")),
 }
 
 

@@ -212,6 +212,7 @@ def test_knob_choices_are_what_the_code_offers():
 
     from archtrain.choices import KNOB_CHOICES
     from archtrain.models import blocks, init, recurrent
+    from archtrain.tasks.siamese import CRITERIA
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
 
@@ -222,6 +223,7 @@ def test_knob_choices_are_what_the_code_offers():
         "cell": recurrent.CELLS,
         "loss": ADVERSARIAL_LOSSES,
         "profiler": PROFILERS,
+        "criterion": CRITERIA,
     }
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes

@@ -11,10 +11,11 @@ METADATA = ("name", "modality")
 
 def build_datamodule(cfg: DictConfig, seed: int) -> ArrayDataModule:
     """The data module that `cfg` (the `data` group) describes; no data is read yet."""
-    data = instantiate_without(cfg, METADATA, seed=seed)
+    data = instantiate_without(cfg, (*METADATA, "labelled_fraction"), seed=seed)
     if not isinstance(data, ArrayDataModule):
         raise ArchtrainError(
             f"data._target_={cfg._target_} is not a data module archtrain can train from: "
             f"subclass archtrain.data.base.ArrayDataModule (see docs/CUSTOM.md)"
         )
+    data.labelled_fraction = cfg.get("labelled_fraction", 1.0)
     return data

@@ -79,12 +79,28 @@ class EpochShuffle(Sampler[int]):
         return iter(order[self.skip() + self.rank :: self.world].tolist())
 
 
+def labelled_share(split: Split, fraction: float, seed: int) -> Split:
+    """A seeded share `fraction` of a labelled split's examples, the same share of each class (at least one)."""
+    labels = split[1]
+    generator = torch.Generator().manual_seed(seed)
+    kept = []
+    for label in labels.unique():
+        members = torch.nonzero(labels == label).flatten()
+        count = max(1, round(fraction * len(members)))
+        kept.append(members[torch.randperm(len(members), generator=generator)[:count]])
+    index = torch.cat(kept).sort().values
+    return tuple(t[index] for t in split)
+
+
 class ArrayDataModule(pl.LightningDataModule):
     """A dataset small enough for memory: subclasses implement `load` and return its splits and spec.
     A split's inputs may also be anything that a batch of indices turns into a tensor (files decoded
-    on read); `workers` data-loader processes then read the batches."""
+    on read); `workers` data-loader processes then read the batches.
+    With `labelled_fraction` below 1 (set from the data config) training sees only that share of the
+    labelled training split, the same share of each class: semi-supervised fine-tuning."""
 
     workers = 0
+    labelled_fraction = 1.0
 
     def __init__(self, batch_size: int, seed: int = 0, samples_per_epoch: int | None = None):
         super().__init__()
@@ -98,6 +114,8 @@ class ArrayDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits is None:
             self.splits, self._spec = self.load()
+            if self.labelled_fraction < 1:
+                self.splits["train"] = labelled_share(self.splits["train"], self.labelled_fraction, self.seed)
 
     @property
     def spec(self) -> DataSpec:

@@ -218,9 +218,15 @@ class Task(pl.LightningModule):
         for metric in metrics.values():
             metric.reset()
 
+    def trained_modules(self) -> nn.Module:
+        """What the optimizer trains: the net (tasks with heads of their own add them)."""
+        return self.net
+
     def configure_optimizers(self):
         reg = self.regularization
-        optimizer = build_optimizer(self.make_optimizer, self.net, reg.weight_decay, reg.decay_norms_and_biases)
+        optimizer = build_optimizer(
+            self.make_optimizer, self.trained_modules(), reg.weight_decay, reg.decay_norms_and_biases
+        )
         if self.make_scheduler is None:
             return optimizer
         context = ScheduleContext(int(self.trainer.estimated_stepping_batches), self.monitor, self.mode)

@@ -10,4 +10,8 @@ KNOB_CHOICES = {
     "nonlinearity": ("tanh", "relu"),  # of an Elman RNN's cell
     "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),  # debug.profiler
+    "quantization": ("dynamic", "static", "qat"),  # transform.quantize
+    "structure": ("unstructured", "channels"),  # transform.prune
+    "scope": ("global", "layer"),
+    "pruning": ("oneshot", "gradual", "lottery"),  # when transform.prune prunes
 }

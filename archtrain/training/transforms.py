@@ -79,6 +79,7 @@ class LoadWeights:
         )
         return {
             "checkpoint": str(path),
+            "source_run": self.path,
             "loaded_tensors": len(weights),
             "loaded_parameters": sum(t.numel() for t in weights.values()),
             "new": new,
@@ -110,9 +111,12 @@ class Freeze:
         return {"frozen": names, "trainable_parameters": trainable}
 
 
-def apply_transforms(net: nn.Module, transforms: DictConfig | None, spec: DataSpec, resume: bool = False) -> dict:
-    """Apply the `transform` node's transforms to `net` in their order; return each one's report.
-    On resume only those that do not load weights apply (the checkpoint holds the weights)."""
+def apply_transforms(
+    net: nn.Module, transforms: DictConfig | None, spec: DataSpec, resume: bool = False, applied: list | None = None
+) -> dict:
+    """Apply the `transform` node's transforms to `net` in their order; return each one's report (and
+    append the transforms to `applied`). On resume only those that do not load weights apply (the
+    checkpoint holds the weights)."""
     reports = {}
     for name, node in (transforms or {}).items():
         settings = OmegaConf.to_container(node, resolve=True)
@@ -120,4 +124,6 @@ def apply_transforms(net: nn.Module, transforms: DictConfig | None, spec: DataSp
         if resume and not transform.on_resume:
             continue
         reports[name] = transform(net, spec)
+        if applied is not None:
+            applied.append(transform)
     return reports

@@ -13,7 +13,7 @@ from torch import nn
 from archtrain.errors import ArchtrainError
 
 BATCHES = (1, 64)
-TIMING_S = 0.25  # time spent measuring each batch size, after one warm-up call
+TIMING_S = 0.1  # seconds spent timing each batch size (at least 5 calls), after one warm-up call
 
 
 def weight_counts(net: nn.Module) -> dict[str, int]:
@@ -54,7 +54,7 @@ def latency_us(net: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, fl
             batch = tuple(t[rows].cpu() for t in inputs)
             net(*batch)
             times, spent = [], 0.0
-            while spent < TIMING_S or len(times) < 3:
+            while spent < TIMING_S or len(times) < 5:
                 start = time.perf_counter()
                 net(*batch)
                 times.append(time.perf_counter() - start)

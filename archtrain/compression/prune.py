@@ -27,6 +27,9 @@ from archtrain.errors import ArchtrainError
 from archtrain.runs import checkpoint_file, net_weights
 
 PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+PRUNINGS = ("oneshot", "gradual", "lottery")
+STRUCTURES = ("unstructured", "channels")
+SCOPES = ("global", "layer")
 
 
 def prunable(net: nn.Module, roots: list[str] | None, where: str) -> list[tuple[str, nn.Module]]:

@@ -24,6 +24,7 @@ from archtrain.errors import ArchtrainError
 
 STATIC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 DYNAMIC_LAYERS = (nn.Linear, nn.LSTM, nn.GRU)
+QUANTIZATIONS = ("dynamic", "static", "qat")
 ENGINE = "x86"  # the CPU engine of torch's int8 kernels (fbgemm and oneDNN)
 
 

@@ -1,0 +1,178 @@
+"""Compression: int8 quantization (dynamic, static, qat), magnitude pruning (oneshot, gradual, lottery with
+its control) and the footprint each compressed run records beside its source run's."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import torch
+from conftest import QUICK, train
+from torch import nn
+
+from archtrain.cli import main
+from archtrain.compression.prune import LotteryRounds, Prune, sparsity
+from archtrain.data.spec import DataSpec
+
+MLP = ["model=mlp", "hardware.threads=1"]
+SPEC = DataSpec()
+
+
+@pytest.fixture(scope="module")
+def dense(tmp_path_factory):
+    """A digits MLP trained for 4 epochs: the source run of the compressed ones."""
+    run = tmp_path_factory.mktemp("dense") / "run"
+    summary = train(run, *MLP, "trainer.max_epochs=4")
+    assert summary["test"]["test/acc"] > 0.9
+    return run, summary
+
+
+def evaluated(run) -> float:
+    """`archtrain eval run=...`: the test accuracy of the run's model as the verb rebuilds it."""
+    main(["eval", f"run={run}"])
+    return next(iter(json.loads((run / "eval.json").read_text()).values()))["acc"]
+
+
+@pytest.mark.parametrize("quantization, smaller", [("dynamic", 3.5), ("static", 3.0)])
+def test_post_training_int8_keeps_accuracy_shrinks_the_file_and_reloads(quantization, smaller, dense, tmp_path):
+    source_run, source = dense
+    run = tmp_path / quantization
+    summary = train(
+        run,
+        *MLP,
+        "trainer.max_epochs=0",  # nothing trains: the source's weights are converted
+        "transform=[weights,quantize]",
+        f"transform.weights.path={source_run}",
+        f"transform.quantize.quantization={quantization}",
+    )
+    assert summary["status"] == "completed", summary["error"]
+    model, before = summary["footprint"]["model"], summary["footprint"]["source"]
+    assert before["run"] == str(source_run) and before["value"] == source["test"]["test/acc"]
+    assert abs(model["value"] - before["value"]) <= 0.01
+    assert model["file_bytes"] * smaller <= before["file_bytes"]
+    assert model["file_bytes"] == (run / "model.pt").stat().st_size
+    assert set(model["latency_us"]) == {"batch_1", "batch_64"} and min(model["latency_us"].values()) > 0
+    assert evaluated(run) == pytest.approx(model["value"], abs=1e-6)  # eval rebuilds the int8 net from model.pt
+
+
+def test_quantization_aware_training_trains_and_converts(tmp_path):
+    summary = train(
+        tmp_path / "qat", *MLP, "trainer.max_epochs=2", "transform=[quantize]", "transform.quantize.quantization=qat"
+    )
+    assert summary["status"] == "completed", summary["error"]
+    assert summary["test"]["test/acc"] > 0.85  # ten classes: chance is 0.1
+    state = torch.load(tmp_path / "qat" / "model.pt", weights_only=True)
+    packed = [v for name, v in state.items() if name.endswith("_packed_params._packed_params")]
+    assert packed and all(weight.dtype == torch.qint8 for weight, _ in packed)  # int8 weights, float biases
+    assert summary["footprint"]["source"] is None  # trained from scratch: nothing to compare with
+
+
+def tiny() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_magnitude_pruning_reaches_its_target(scope, one_thread):
+    net = tiny()
+    pruning = Prune(amount=0.75, scope=scope)
+    report = pruning(net, SPEC)
+    assert report["sparsity"] == pytest.approx(0.75, abs=0.01)
+    if scope == "layer":
+        assert all((m.weight == 0).float().mean() == pytest.approx(0.75, abs=0.02) for m in (net[0], net[2]))
+    kept = net[0].weight[net[0].weight != 0].abs()
+    assert kept.min() >= net[0].weight_orig[net[0].weight == 0].abs().max() or scope == "global"
+    pruning.finish(net, None)
+    assert not hasattr(net[0], "weight_orig") and isinstance(net[0].weight, nn.Parameter)  # permanent
+
+
+def test_channel_pruning_removes_whole_output_channels(one_thread):
+    net = tiny()
+    Prune(amount=0.5, structure="channels", scope="layer")(net, SPEC)
+    rows = (net[0].weight == 0).all(dim=1)
+    assert int(rows.sum()) == 8 and ((net[0].weight != 0).all(dim=1) | rows).all()
+
+
+def test_gradual_pruning_follows_the_cubic_schedule(one_thread):
+    net = tiny()
+    pruning = Prune(amount=0.8, pruning="gradual", start_epoch=1, end_epoch=3)
+    pruning(net, SPEC)
+    (schedule,) = pruning.callbacks()
+    seen = []
+    for epoch in range(5):
+        schedule.on_train_epoch_start(SimpleNamespace(current_epoch=epoch), None)
+        seen.append(round(sparsity(pruning.layers), 2))
+    assert seen == [0.0, 0.0, 0.7, 0.8, 0.8]  # 0.8 * (1 - (1 - 1/2)^3) = 0.7 halfway
+
+
+def test_lottery_rounds_prune_rewind_and_forget(one_thread, tmp_path):
+    net = tiny()
+    pruning = Prune(amount=0.75, pruning="lottery", rounds=2, rewind_epoch=0)
+    pruning(net, SPEC)
+    (rounds,) = pruning.callbacks()
+    assert isinstance(rounds, LotteryRounds)
+    optimizer = torch.optim.Adam(net.parameters())
+    checkpoint = SimpleNamespace(monitor="val/loss", mode="min", best_k_models={"a": 1}, best_model_score=1.0)
+    trainer = SimpleNamespace(max_epochs=6, current_epoch=0, optimizers=[optimizer], checkpoint_callbacks=[checkpoint])
+    module = SimpleNamespace(net=net)
+    rounds.setup(trainer, module, "fit")
+    initial = {name: t.detach().clone() for name, t in net.named_parameters()}
+    for epoch, expected in ((0, 0.0), (1, 0.0), (2, 0.5), (3, 0.5), (4, 0.75)):
+        trainer.current_epoch = epoch
+        rounds.on_train_epoch_start(trainer, module)
+        assert sparsity(pruning.layers) == pytest.approx(expected, abs=0.01)
+        if epoch in (2, 4):  # rewound: the survivors are back at their initial values, Adam starts afresh
+            for name, parameter in net.named_parameters():
+                assert torch.equal(parameter, initial[name])
+            assert not optimizer.state and checkpoint.best_model_score is None and not checkpoint.best_k_models
+        net(torch.randn(4, 8)).sum().backward()  # a "training" step that moves every weight
+        optimizer.step()
+    # the control: the same masks on a fresh init
+    file = tmp_path / "ticket.ckpt"
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, file)
+    torch.manual_seed(1)
+    fresh = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    Prune(mask_from=str(file))(fresh, SPEC)
+    assert torch.equal(fresh[0].weight_mask, net[0].weight_mask)
+    assert not torch.equal(fresh[0].weight_orig, net[0].weight_orig)
+
+
+def test_pruned_run_records_its_non_zeros_and_saves_plain_tensors(dense, tmp_path):
+    source_run, _ = dense
+    run = tmp_path / "pruned"
+    summary = train(
+        run,
+        *MLP,
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=4",
+        "transform=[weights,prune]",
+        f"transform.weights.path={source_run}",
+        "transform.prune.amount=0.8",
+        "transform.prune.pruning=gradual",
+        "transform.prune.end_epoch=1",
+    )
+    assert summary["status"] == "completed", summary["error"]
+    model, before = summary["footprint"]["model"], summary["footprint"]["source"]
+    assert model["parameters"] == before["parameters"] == before["nonzero_parameters"]
+    biases = 256 + 256 + 10
+    assert model["nonzero_parameters"] - biases == pytest.approx(0.2 * (model["parameters"] - biases), abs=2)
+    assert summary["compression"]["prune"]["sparsity"] == pytest.approx(0.8, abs=1e-3)
+    state = torch.load(run / "model.pt", weights_only=True)
+    assert not any(name.endswith(("_orig", "_mask")) for name in state)
+    assert "train/sparsity" in (run / "metrics.csv").read_text()
+    assert evaluated(run) == pytest.approx(summary["test"]["test/acc"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["transform=[quantize]", "transform.quantize.bits=4"], "dynamic quantization is int8"),
+        (["transform=[prune]", "transform.prune.structure=channels"], "set scope=layer"),
+        (["transform=[prune]", "transform.prune.pruning=lottery", "trainer.max_epochs=3"], "multiple of 4"),
+        (["transform=[prune]", "transform.prune.mask_from=/no/such/run"], "no checkpoint at"),
+    ],
+)
+def test_bad_compression_settings_are_refused_in_one_line(overrides, message, tmp_path, capsys):
+    summary = train(tmp_path / "run", *MLP, *QUICK, *overrides)
+    assert summary["exit_code"] == 2 and summary["status"] == "failed"
+    err = capsys.readouterr().err
+    assert message in summary["error"] and "Traceback" not in err

@@ -7,6 +7,7 @@ Prints markdown tables (runs go to a temporary folder). Every figure is the run'
 """
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from archtrain.cli import main as archtrain
 
-ROOT = Path(tempfile.mkdtemp(prefix="compression-"))
+ROOT = Path(os.environ.get("COMPRESSION_RUNS") or tempfile.mkdtemp(prefix="compression-"))  # reuse with the variable
 DENSE = {"mlp": ["model=mlp", "trainer.max_epochs=20"], "vgg": ["model=vgg", "trainer.max_epochs=10"]}
 
 
@@ -86,31 +87,23 @@ def ptq() -> None:
     show(rows)
 
 
-def qat(bits: int = 4) -> None:
-    """Static PTQ at `bits`-bit weights loses accuracy; QAT (3 epochs from the float weights) recovers it."""
-    ptq_ = compressed(
-        f"mlp-ptq{bits}",
-        "mlp",
-        "transform=[weights,quantize]",
-        "trainer.max_epochs=0",
-        "transform.quantize.quantization=static",
-        f"transform.quantize.bits={bits}",
-    )
-    qat_ = compressed(
-        f"mlp-qat{bits}",
-        "mlp",
-        "transform=[weights,quantize]",
-        "trainer.max_epochs=3",
-        "transform.quantize.quantization=qat",
-        f"transform.quantize.bits={bits}",
-    )
-    show(
-        [
-            ("mlp float", ptq_["source"]),
+def qat() -> None:
+    """Static PTQ with 3- and 2-bit weights loses accuracy; QAT (3 epochs from the float weights) recovers it."""
+    rows = []
+    for bits in (3, 2):
+        narrow = [f"transform.quantize.bits={bits}", "transform=[weights,quantize]"]
+        ptq_ = compressed(
+            f"mlp-ptq{bits}", "mlp", *narrow, "trainer.max_epochs=0", "transform.quantize.quantization=static"
+        )
+        qat_ = compressed(
+            f"mlp-qat{bits}", "mlp", *narrow, "trainer.max_epochs=3", "transform.quantize.quantization=qat"
+        )
+        rows = rows or [("mlp float", ptq_["source"])]
+        rows += [
             (f"static PTQ, {bits}-bit weights", ptq_["model"]),
             (f"QAT 3 epochs, {bits}-bit weights", qat_["model"]),
         ]
-    )
+    show(rows)
 
 
 def sparse() -> None:

@@ -203,7 +203,7 @@ class LotteryRounds(SparsityLog):
             for optimizer in trainer.optimizers:
                 optimizer.state.clear()
             for checkpoint in trainer.checkpoint_callbacks:
-                if checkpoint.monitor:
+                if getattr(checkpoint, "monitor", None):  # ModelCheckpoint by a metric (not last.ckpt)
                     checkpoint.best_k_models, checkpoint.kth_best_model_path = {}, ""
                     checkpoint.best_model_score, checkpoint.best_model_path = None, ""
                     checkpoint.kth_value = torch.tensor(float("inf") if checkpoint.mode == "min" else float("-inf"))

@@ -22,7 +22,9 @@ from torch import nn
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
-STATIC_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+STATIC_LAYERS = (nn.Linear, *CONVOLUTIONS)
 DYNAMIC_LAYERS = (nn.Linear, nn.LSTM, nn.GRU)
 QUANTIZATIONS = ("dynamic", "static", "qat")
 ENGINE = "x86"  # the CPU engine of torch's int8 kernels (fbgemm and oneDNN)
@@ -37,27 +39,40 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def qconfig(bits: int, training: bool):
-    """Per-channel symmetric `bits`-bit weights, 7-bit unsigned activations (x86's reduced range):
-    observers for post-training calibration, fake quantizers for quantization-aware training."""
+def qconfig(bits: int, per_channel: bool, training: bool):
+    """Symmetric `bits`-bit weights (one scale per tensor, or per output channel) and 7-bit unsigned
+    activations (x86's reduced range): observers for post-training calibration, fake quantizers for
+    quantization-aware training."""
     from torch.ao import quantization as q
 
-    weight = dict(
-        dtype=torch.qint8,
-        qscheme=torch.per_channel_symmetric,
-        quant_min=-(2 ** (bits - 1)) + 1,
-        quant_max=2 ** (bits - 1) - 1,
-    )
+    scheme = torch.per_channel_symmetric if per_channel else torch.per_tensor_symmetric
+    weight = dict(dtype=torch.qint8, qscheme=scheme, quant_min=-(2 ** (bits - 1)) + 1, quant_max=2 ** (bits - 1) - 1)
+    if per_channel:
+        weight["ch_axis"] = 0
     activation = dict(dtype=torch.quint8, quant_min=0, quant_max=127)
     if training:
+        observer = q.MovingAveragePerChannelMinMaxObserver if per_channel else q.MovingAverageMinMaxObserver
         return q.QConfig(
             activation=q.FakeQuantize.with_args(observer=q.MovingAverageMinMaxObserver, **activation),
-            weight=q.FakeQuantize.with_args(observer=q.MovingAveragePerChannelMinMaxObserver, ch_axis=0, **weight),
+            weight=q.FakeQuantize.with_args(observer=observer, **weight),
         )
-    return q.QConfig(
-        activation=q.HistogramObserver.with_args(**activation),
-        weight=q.PerChannelMinMaxObserver.with_args(ch_axis=0, **weight),
-    )
+    observer = q.PerChannelMinMaxObserver if per_channel else q.MinMaxObserver
+    return q.QConfig(activation=q.HistogramObserver.with_args(**activation), weight=observer.with_args(**weight))
+
+
+def fold_batch_norms(net: nn.Module) -> None:
+    """Fold each batch norm that directly follows a convolution in a Sequential into its weights (eval mode)."""
+    from torch.ao.quantization import fuse_modules
+
+    pairs = []
+    for name, module in net.named_modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module.named_children())
+            for (first, conv), (second, norm) in zip(children, children[1:]):
+                if isinstance(conv, CONVOLUTIONS) and isinstance(norm, NORMS):
+                    pairs.append([".".join(filter(None, (name, first))), ".".join(filter(None, (name, second)))])
+    if pairs:
+        fuse_modules(net, pairs, inplace=True)
 
 
 def layers(net: nn.Module, kinds: tuple[type, ...]) -> list[str]:
@@ -86,10 +101,12 @@ def batches(data, count: int) -> Iterator[tuple]:
 @dataclass
 class Quantize:
     """The model transform: `quantization` dynamic, static or qat; `bits` for the weights of static and
-    qat (8: int8; fewer simulate a narrower integer in int8 storage); `calibration_batches` for static."""
+    qat (8: int8; fewer simulate a narrower integer in int8 storage), with one scale per tensor or
+    `per_channel`; `calibration_batches` for static, which also folds batch norms into convolutions."""
 
     quantization: str = "dynamic"
     bits: int = 8
+    per_channel: bool = False
     calibration_batches: int = 8
     name: str = "quantize"
     on_resume = True  # qat's fake quantizers are part of the net that the checkpoint restores
@@ -113,7 +130,7 @@ class Quantize:
         if self.quantization == "qat":
             from torch.ao.quantization import prepare_qat
 
-            wrap(net, self.names, qconfig(self.bits, training=True))
+            wrap(net, self.names, qconfig(self.bits, self.per_channel, training=True))
             with quiet():
                 prepare_qat(net, inplace=True)
         return {"quantization": self.quantization, "bits": self.bits, "layers": self.names}
@@ -127,8 +144,7 @@ class Quantize:
             if self.quantization == "dynamic":
                 q.quantize_dynamic(net, set(DYNAMIC_LAYERS), dtype=torch.qint8, inplace=True)
             elif self.quantization == "static":
-                wrap(net, self.names, qconfig(self.bits, training=False))
-                q.prepare(net, inplace=True)
+                self.prepare_static(net)
                 with torch.inference_mode():
                     seen = sum(len(net(*inputs)) for inputs in batches(data, self.calibration_batches))
                 q.convert(net, inplace=True)
@@ -137,6 +153,13 @@ class Quantize:
                 q.convert(net, inplace=True)
         return {}
 
+    def prepare_static(self, net: nn.Module) -> None:
+        from torch.ao.quantization import prepare
+
+        fold_batch_norms(net)
+        wrap(net, self.names, qconfig(self.bits, self.per_channel, training=False))
+        prepare(net, inplace=True)
+
     def restore(self, net: nn.Module) -> None:
         """Give a freshly built net the int8 structure that `finish` made, for model.pt's tensors to fill."""
         from torch.ao import quantization as q
@@ -144,8 +167,7 @@ class Quantize:
         net.eval()
         with quiet():
             if self.quantization == "static":
-                wrap(net, self.names, qconfig(self.bits, training=False))
-                q.prepare(net, inplace=True)
+                self.prepare_static(net)
                 q.convert(net, inplace=True)
             else:
                 self.finish(net, None)

@@ -120,13 +120,18 @@ def sparse() -> None:
     show([("mlp dense", figures["source"]), ("mlp 90% sparse", figures["model"])])
 
 
-def lottery(amount: float = 0.85, rounds: int = 3, round_epochs: int = 10) -> None:
+def lottery() -> None:
+    for amount in (0.85, 0.9):
+        tickets(amount)
+
+
+def tickets(amount: float, rounds: int = 3, round_epochs: int = 10) -> None:
     """Iterative magnitude pruning with rewinding to init, against the same mask on a fresh init; 3 seeds."""
     common = ["model=mlp", "model.width=64", "optim.lr=0.003"]
     results = {"dense": [], "winning ticket": [], "same mask, random init": []}
     for seed in range(3):
         ticket, ticket_dir = run(
-            f"ticket-{seed}",
+            f"ticket{amount}-{seed}",
             *common,
             f"seed={seed}",
             "transform=[prune]",
@@ -135,9 +140,9 @@ def lottery(amount: float = 0.85, rounds: int = 3, round_epochs: int = 10) -> No
             f"transform.prune.rounds={rounds}",
             f"trainer.max_epochs={(rounds + 1) * round_epochs}",
         )
-        dense_run, _ = run(f"ticket-dense-{seed}", *common, f"seed={seed}", f"trainer.max_epochs={round_epochs}")
+        dense_run, _ = run(f"dense64-{seed}", *common, f"seed={seed}", f"trainer.max_epochs={round_epochs}")
         control, _ = run(
-            f"control-{seed}",
+            f"control{amount}-{seed}",
             *common,
             f"seed={seed + 100}",
             "transform=[prune]",

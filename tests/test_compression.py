@@ -1,6 +1,7 @@
 """Compression: int8 quantization (dynamic, static, qat), magnitude pruning (oneshot, gradual, lottery with
 its control) and the footprint each compressed run records beside its source run's."""
 
+import copy
 import json
 from types import SimpleNamespace
 
@@ -10,8 +11,15 @@ from conftest import QUICK, train
 from torch import nn
 
 from archtrain.cli import main
+from archtrain.compression.footprint import saved_bytes
 from archtrain.compression.prune import LotteryRounds, Prune, sparsity
+from archtrain.compression.quantize import Quantize
 from archtrain.data.spec import DataSpec
+from archtrain.errors import ArchtrainError
+from archtrain.models.cnn import LeNet5
+from archtrain.models.recurrent import RecurrentNet
+from archtrain.models.vision.resnet import ResNet
+from archtrain.models.vit import ViT
 
 MLP = ["model=mlp", "hardware.threads=1"]
 SPEC = DataSpec()
@@ -19,9 +27,9 @@ SPEC = DataSpec()
 
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory):
-    """A digits MLP trained for 4 epochs: the source run of the compressed ones."""
+    """A digits MLP trained for 3 epochs: the source run of the compressed ones."""
     run = tmp_path_factory.mktemp("dense") / "run"
-    summary = train(run, *MLP, "trainer.max_epochs=4")
+    summary = train(run, *MLP, "trainer.max_epochs=3")
     assert summary["test"]["test/acc"] > 0.9
     return run, summary
 
@@ -64,6 +72,52 @@ def test_quantization_aware_training_trains_and_converts(tmp_path):
     packed = [v for name, v in state.items() if name.endswith("_packed_params._packed_params")]
     assert packed and all(weight.dtype == torch.qint8 for weight, _ in packed)  # int8 weights, float biases
     assert summary["footprint"]["source"] is None  # trained from scratch: nothing to compare with
+
+
+class Batches:
+    """A data module's stand-in for calibration: the same training batch, again and again."""
+
+    def __init__(self, *inputs: torch.Tensor):
+        self.batch = (*inputs, torch.zeros(len(inputs[0])))
+
+    def split_loader(self, split):
+        return [self.batch] * 4
+
+
+FAMILIES = {  # a convolutional net, a residual one with batch norms, a transformer, a recurrent one
+    "lenet5": (lambda: LeNet5(in_channels=1, image_size=8, num_classes=10), (16, 1, 8, 8), ("static", "qat")),
+    "resnet": (lambda: ResNet(1, 8, 10, depth=18, width=4), (16, 1, 8, 8), ("static",)),
+    "vit": (lambda: ViT(1, 8, 10, d_model=32, num_layers=1), (16, 1, 8, 8), ("static", "dynamic")),
+    "lstm": (lambda: RecurrentNet(10, hidden_size=32, in_features=3), (16, 12, 3), ("dynamic",)),
+}
+
+
+@pytest.mark.parametrize(
+    "family, quantization", [(f, q) for f, (_, _, methods) in FAMILIES.items() for q in methods], ids=str
+)
+def test_zoo_families_quantize_to_int8_and_reload(family, quantization, one_thread):
+    build, shape, _ = FAMILIES[family]
+    torch.manual_seed(0)
+    net, x = build().eval(), torch.randn(*shape)
+    fresh = copy.deepcopy(net)
+    with torch.no_grad():
+        expected = net(x)
+    before = saved_bytes(net)
+    transform = Quantize(quantization)
+    transform(net, SPEC)
+    if quantization == "qat":  # the fake quantizers learn their ranges while training
+        net.train()(x)
+    transform.finish(net, Batches(x))
+    with torch.no_grad():
+        got = net(x)
+    assert (got - expected).abs().max() < 0.1 * expected.abs().max()  # int8 error, not another function
+    assert saved_bytes(net) < 0.7 * before  # the quantized layers' share of the file shrinks 4x
+    again = Quantize(quantization)
+    again(fresh, SPEC)
+    again.restore(fresh)
+    fresh.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert torch.equal(fresh.eval()(x), got)
 
 
 def tiny() -> nn.Module:
@@ -163,16 +217,23 @@ def test_pruned_run_records_its_non_zeros_and_saves_plain_tensors(dense, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "overrides, message",
+    "make, message",
     [
-        (["transform=[quantize]", "transform.quantize.bits=4"], "dynamic quantization is int8"),
-        (["transform=[prune]", "transform.prune.structure=channels"], "set scope=layer"),
-        (["transform=[prune]", "transform.prune.pruning=lottery", "trainer.max_epochs=3"], "multiple of 4"),
-        (["transform=[prune]", "transform.prune.mask_from=/no/such/run"], "no checkpoint at"),
+        (lambda: Quantize(bits=4), "dynamic quantization is int8"),
+        (lambda: Prune(structure="channels"), "set scope=layer"),
+        (lambda: Prune(pruning="gradual", start_epoch=3, end_epoch=2), "must come after start_epoch=3"),
+        (lambda: Prune(pruning="gradual", mask_from="run"), "use pruning=oneshot"),
+        (lambda: LotteryRounds(Prune(rounds=3)).setup(SimpleNamespace(max_epochs=6), None, "fit"), "multiple of 4"),
     ],
 )
-def test_bad_compression_settings_are_refused_in_one_line(overrides, message, tmp_path, capsys):
-    summary = train(tmp_path / "run", *MLP, *QUICK, *overrides)
+def test_settings_that_cannot_work_are_refused_in_one_line(make, message):
+    with pytest.raises(ArchtrainError, match=message) as refusal:
+        make()
+    assert "\n" not in str(refusal.value)
+
+
+def test_a_refusal_while_building_is_a_failed_run_with_one_line(tmp_path, capsys):
+    summary = train(tmp_path / "run", *MLP, *QUICK, "transform=[prune]", "transform.prune.mask_from=/no/such/run")
     assert summary["exit_code"] == 2 and summary["status"] == "failed"
-    err = capsys.readouterr().err
-    assert message in summary["error"] and "Traceback" not in err
+    assert "transform.prune.mask_from: no checkpoint at" in summary["error"]
+    assert "Traceback" not in capsys.readouterr().err

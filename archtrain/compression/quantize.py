@@ -131,8 +131,10 @@ class Quantize:
             from torch.ao.quantization import prepare_qat
 
             wrap(net, self.names, qconfig(self.bits, self.per_channel, training=True))
+            mode = net.training
             with quiet():
-                prepare_qat(net, inplace=True)
+                prepare_qat(net.train(), inplace=True)
+            net.train(mode)
         return {"quantization": self.quantization, "bits": self.bits, "layers": self.names}
 
     def finish(self, net: nn.Module, data) -> dict:

@@ -42,10 +42,9 @@ def finish_run(parts, run_dir: Path, best: str | None) -> dict | None:
 def footprint(parts, compressed: dict | None, test: dict, reports: dict) -> dict:
     """summary.json's `footprint` of a compressed run (or one whose task names a source run): this
     model's figures and its source's side by side. Empty for other runs."""
-    source = source_run(reports, parts.task)
     if compressed is None and not hasattr(parts.task, "source_run"):
         return {}
-    monitor = parts.task.monitor
+    source, monitor = source_run(reports, parts.task), parts.task.monitor
     return {
         "footprint": {
             "model": {**measure(parts.net, parts.data, (compressed or {}).get("counts")), **key_metric(monitor, test)},

@@ -8,11 +8,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 from conftest import QUICK, train
+from rich.console import Console
 from torch import nn
 
 from archtrain.cli import main
 from archtrain.compression.footprint import saved_bytes
-from archtrain.compression.prune import LotteryRounds, Prune, sparsity
+from archtrain.compression.prune import LotteryRounds, Prune, masked_weights, sparsity
 from archtrain.compression.quantize import Quantize
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
@@ -20,6 +21,9 @@ from archtrain.models.cnn import LeNet5
 from archtrain.models.recurrent import RecurrentNet
 from archtrain.models.vision.resnet import ResNet
 from archtrain.models.vit import ViT
+from archtrain.report.compare import comparison_table, find_runs
+from archtrain.report.footprint import in_brief, side_by_side
+from archtrain.report.listing import runs_table
 
 MLP = ["model=mlp", "hardware.threads=1"]
 SPEC = DataSpec()
@@ -125,6 +129,34 @@ def tiny() -> nn.Module:
     return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
 
 
+def pruned(net: nn.Module) -> nn.Module:
+    Prune(amount=0.5)(net, SPEC)
+    return net
+
+
+def test_a_pruned_checkpoint_loads_into_a_plain_net(one_thread):
+    source, plain = pruned(tiny()), tiny()
+    weights = masked_weights(source.state_dict(), plain.state_dict().keys())
+    plain.load_state_dict(weights)
+    assert torch.equal(plain[0].weight, source[0].weight) and (plain[0].weight == 0).float().mean() > 0.4
+
+
+def test_list_runs_and_compare_show_a_compressed_run_beside_its_source(tmp_path):
+    figures = {"parameters": 100, "nonzero_parameters": 10, "latency_us": {"batch_1": 5.0, "batch_64": 1.0}}
+    model = {**figures, "file_bytes": 1000, "metric": "test/acc", "value": 0.9}
+    source = {**figures, "nonzero_parameters": 100, "file_bytes": 4000, "metric": "test/acc", "value": 0.95}
+    summary = {"status": "completed", "footprint": {"model": model, "source": {**source, "run": "dense"}}}
+    assert in_brief(summary) == "4.0x smaller, 10% non-zero, test/acc -0.050"
+    assert side_by_side(summary) == ["1,000 (4,000)", "10 (100)", "5 (5)", "1 (1)", "0.9 (0.95)"]
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text(json.dumps(summary))
+    console = Console(width=300, record=True)
+    console.print(runs_table(str(tmp_path)))
+    console.print(comparison_table(find_runs([str(tmp_path / "run")])))
+    text = console.export_text()
+    assert "4.0x smaller, 10% non-zero, test/acc -0.050" in text and "1,000 (4,000)" in text
+
+
 @pytest.mark.parametrize("scope", ["global", "layer"])
 def test_magnitude_pruning_reaches_its_target(scope, one_thread):
     net = tiny()
@@ -224,6 +256,7 @@ def test_pruned_run_records_its_non_zeros_and_saves_plain_tensors(dense, tmp_pat
         (lambda: Prune(pruning="gradual", start_epoch=3, end_epoch=2), "must come after start_epoch=3"),
         (lambda: Prune(pruning="gradual", mask_from="run"), "use pruning=oneshot"),
         (lambda: LotteryRounds(Prune(rounds=3)).setup(SimpleNamespace(max_epochs=6), None, "fit"), "multiple of 4"),
+        (lambda: Quantize("qat")(pruned(tiny()), SPEC), "quantization=qat cannot train pruned layers"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_in_one_line(make, message):

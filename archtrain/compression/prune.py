@@ -50,6 +50,17 @@ def prunable(net: nn.Module, roots: list[str] | None, where: str) -> list[tuple[
     return found
 
 
+def masked_weights(stored: dict, wanted) -> dict:
+    """A pruned checkpoint's tensors for a plain net: each weight_orig times its weight_mask becomes the
+    weight that `wanted` (the net's tensor names) asks for."""
+    found = dict(stored)
+    for name in stored:
+        base = name.removesuffix("_mask")
+        if name.endswith("_mask") and base in wanted and f"{base}_orig" in stored and base not in stored:
+            found[base] = found.pop(f"{base}_orig") * found.pop(name)
+    return found
+
+
 def sparsity(layers: list[tuple[str, nn.Module]]) -> float:
     """The share of the layers' weights that are zero."""
     zeros = sum(int((module.weight == 0).sum()) for _, module in layers)

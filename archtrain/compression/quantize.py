@@ -130,6 +130,12 @@ class Quantize:
         if self.quantization == "qat":
             from torch.ao.quantization import prepare_qat
 
+            if any(hasattr(net.get_submodule(name), "weight_orig") for name in self.names):
+                raise ArchtrainError(
+                    f"transform.{self.name}: quantization=qat cannot train pruned layers (its modules drop the "
+                    f"masks); after prune use quantization=static or dynamic"
+                )
+
             wrap(net, self.names, qconfig(self.bits, self.per_channel, training=True))
             mode = net.training
             with quiet():

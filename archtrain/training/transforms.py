@@ -12,6 +12,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from archtrain.compression.prune import masked_weights
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 from archtrain.runs import checkpoint_file, net_weights
@@ -37,6 +38,7 @@ class LoadWeights:
             raise ArchtrainError(f"{where}.path: give the run directory or .ckpt file to start from")
         path = checkpoint_file(self.path, self.checkpoint, where)
         stored, vocab = net_weights(path, where)
+        stored = masked_weights(stored, net.state_dict().keys())  # a pruned run's weights fit a plain net
         part = self.only or "net"
         prefix = f"{self.only}." if self.only else ""
         weights = {name: tensor for name, tensor in stored.items() if name.startswith(prefix)}

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from archtrain.checks import check_fit
+from archtrain.compression.finishing import MODEL_FILE, restore_compressed
 from archtrain.config import target_class
 from archtrain.data import build_datamodule
 from archtrain.data.base import ArrayDataModule
@@ -28,12 +29,13 @@ TASK_METADATA = ("_target_", "name", "inputs")
 
 @dataclass
 class Parts:
-    """What a run is made of; `transforms` reports what each model transform did."""
+    """What a run is made of; `transforms` reports what each model transform did, `applied` holds them."""
 
     cfg: DictConfig
     data: ArrayDataModule
     task: Task
     transforms: dict = field(default_factory=dict)
+    applied: list = field(default_factory=list)
 
     @property
     def net(self):
@@ -60,7 +62,8 @@ def assemble(cfg: DictConfig, resume: bool = False) -> Parts:
     check_task(cfg, spec)
     cls = task_class(cfg)
     net = build_net(cfg.model, spec, cls.head(spec), overrides=model_arguments(regularizers(cfg)))
-    reports = apply_transforms(net, cfg.get("transform"), spec, resume)
+    applied = []
+    reports = apply_transforms(net, cfg.get("transform"), spec, resume, applied)
     knobs = {k: v for k, v in OmegaConf.to_container(cfg.task, resolve=True).items() if k not in TASK_METADATA}
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     task = cls(
@@ -71,7 +74,7 @@ def assemble(cfg: DictConfig, resume: bool = False) -> Parts:
         regularization=regularization(regularizers(cfg)),
         **knobs,
     )
-    return Parts(cfg, data, task, reports)
+    return Parts(cfg, data, task, reports, applied)
 
 
 def load_run(path: str, checkpoint: str = "best", cfg: DictConfig | None = None) -> Parts:
@@ -79,8 +82,12 @@ def load_run(path: str, checkpoint: str = "best", cfg: DictConfig | None = None)
     data), with the weights of its best (or last) checkpoint."""
     run = existing_run(path)
     cfg = cfg if cfg is not None else run.load_config([])
-    file = checkpoint_file(str(run.path), checkpoint, f"run={path}")
+    compressed = run.path / MODEL_FILE
+    file = None if compressed.is_file() else checkpoint_file(str(run.path), checkpoint, f"run={path}")
     parts = assemble(cfg, resume=True)
+    if file is None:  # a compressed run: its net is model.pt
+        restore_compressed(parts, compressed, checkpoint, f"run={path}")
+        return parts
     state = read_checkpoint(file).get("state_dict") or {}
     try:
         parts.task.load_state_dict(state)

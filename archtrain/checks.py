@@ -18,7 +18,7 @@ from archtrain.suggest import closest
 REQUIRED_GROUPS = ("model", "data", "task", "optim", "hardware")
 # The groups whose options are free-form: their knobs are checked by name (KNOB_RULES) and by the
 # type of the value the option ships with (check_types).
-KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "tune", "debug")
+KNOB_GROUPS = ("model", "data", "task", "optim", "scheduler", "regularizer", "tune", "debug", "transform")
 MAX_SEED = 2**32 - 1  # Lightning's seed_everything takes a uint32
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "xla")
 
@@ -177,7 +177,7 @@ NON_NEGATIVE = (finite(lambda v: v >= 0), "must be at least 0")
 FRACTION = (finite(lambda v: 0 <= v < 1), "must be in [0, 1)")
 FIXED_RULES = {
     "seed": ((lambda v: is_count(v) and 0 <= v <= MAX_SEED), f"must be an integer from 0 to {MAX_SEED} (2**32 - 1)"),
-    "trainer.max_epochs": count(1, or_minus_one=True),
+    "trainer.max_epochs": count(0, or_minus_one=True),  # 0: nothing trains (post-training quantization)
     "trainer.max_steps": count(1, or_minus_one=True),
     "trainer.limit_train_batches": batch_limit(1),
     "trainer.limit_val_batches": batch_limit(0),
@@ -315,6 +315,11 @@ KNOB_RULES = {
         (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
     ),
     **dict.fromkeys(("labelled_fraction", "crop_scale"), (finite(lambda v: 0 < v <= 1), "must be in (0, 1]")),
+    # compression (archtrain/compression)
+    "amount": FRACTION,
+    "bits": (finite(lambda v: 2 <= v <= 8), "must be 2 to 8 (int8 kernels)"),
+    **dict.fromkeys(("calibration_batches", "rounds"), AT_LEAST_ONE),
+    **dict.fromkeys(("start_epoch", "end_epoch", "rewind_epoch"), NON_NEGATIVE),
 }
 
 

@@ -11,4 +11,8 @@ KNOB_CHOICES = {
     "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),  # debug.profiler
     "criterion": ("contrastive", "triplet"),  # the siamese task's metric-learning loss
+    "quantization": ("dynamic", "static", "qat"),  # transform.quantize
+    "structure": ("unstructured", "channels"),  # transform.prune
+    "scope": ("global", "layer"),
+    "pruning": ("oneshot", "gradual", "lottery"),  # when transform.prune prunes
 }

@@ -14,6 +14,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from archtrain.assemble import assemble
+from archtrain.compression.finishing import finish_run, footprint, transform_callbacks
 from archtrain.distributed import check_relaunchable
 from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.hardware import (
@@ -49,7 +50,7 @@ from archtrain.training.regularizers import regularizers
 from archtrain.training.tuning import tune
 
 
-def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, run: RunDir, task: Task, extra: tuple = ()) -> pl.Trainer:
     regularizer = regularizers(cfg)
     callbacks = [
         ModelCheckpoint(
@@ -59,6 +60,7 @@ def build_trainer(cfg: DictConfig, run: RunDir, task: Task) -> pl.Trainer:
         RunState(OmegaConf.to_container(cfg, resolve=True)),
         DivergenceGuard(loss_check_every(cfg.hardware)),
         StopOnSignal(run.last_checkpoint),
+        *extra,  # the model transforms' own (a pruning schedule)
     ]
     if cfg.checkpoint.every_n_steps:  # last.ckpt also every N steps, so a crash loses at most N steps
         callbacks.append(
@@ -134,7 +136,7 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
         summary["files"]["model_summary"] = str(layers)
     if cfg.get("tune") and not resume:  # applied to cfg (and config.yaml) before the trainer stores it
         summary["tune"] = tune(cfg, run, parts)
-    trainer = build_trainer(cfg, run, task)
+    trainer = build_trainer(cfg, run, task, transform_callbacks(parts))
     summary["hardware"] = describe(trainer, cfg.hardware)
     if trainer.world_size > 1 and "LOCAL_RANK" not in os.environ:  # Lightning will launch the other ranks
         check_relaunchable()
@@ -150,20 +152,25 @@ def fit_and_test(cfg: DictConfig, run: RunDir, summary: dict, resume: bool = Fal
 
     test_start = time.perf_counter()
     best_path = checkpoint.best_model_path or None
-    testable = best_path and "test" in data.splits  # text may be split into train and val only
-    test = trainer.test(task, datamodule=data, ckpt_path=best_path, verbose=False)[0] if testable else {}
+    compressed = finish_run(parts, run.path, best_path)  # None for a run that compresses nothing
+    tested = None if compressed else best_path  # a compressed net is tested as it is
+    testable = (best_path or compressed) and "test" in data.splits  # text may be split into train and val only
+    test = trainer.test(task, datamodule=data, ckpt_path=tested, verbose=False)[0] if testable else {}
     test_s = time.perf_counter() - test_start
 
     files = summary["files"]
     files.update(best_checkpoint=best_path, last_checkpoint=str(run.last_checkpoint))
+    if compressed:
+        summary["compression"], files["model"] = compressed["steps"], compressed["model"]
     series = plots.read_epoch_metrics(run.metrics) if run.metrics.exists() else {}
     if trainer.is_global_zero:
         for extra in task.write_extras(run.path):
             files[extra.stem] = str(extra)
         summary.update(task.test_report())
-        files["learning_curve"] = str(
-            plots.learning_curve(series, run.learning_curve, task.monitor, f"{cfg.model.name} on {cfg.data.name}")
-        )
+        summary.update(footprint(parts, compressed, _numbers(test), parts.transforms))
+        curve = plots.learning_curve(series, run.learning_curve, task.monitor, f"{cfg.model.name} on {cfg.data.name}")
+        if curve:  # none when nothing trained
+            files["learning_curve"] = str(curve)
     best_score = checkpoint.best_model_score
     summary.update(
         status="completed",

@@ -64,6 +64,9 @@ CONFIG_ERRORS = [
     (["hydra.run.dir={tmp}/file.txt/run"], 2, "file.txt is a file, so no folder can be made under it"),
     (["hydra.run.dir=/proc/archtrain"], 2, "hydra.run.dir=/proc/archtrain: cannot make a folder in /proc"),
     (["-m", "hydra.sweep.dir={tmp}/file.txt/sweep", "optim.lr=0.1,0.2"], 2, "hydra.sweep.dir="),
+    (["transform=[prune]", "transform.prune.amount=1.0"], 2, "transform.prune.amount=1.0: must be in [0, 1)"),
+    (["transform=[quantize]", "transform.quantize.quantization=int4"], 2, "choose from dynamic, static, qat"),
+    (["transform=[quantize]", "transform.quantize.bits=16"], 2, "transform.quantize.bits=16: must be 2 to 8"),
 ]
 
 
@@ -211,6 +214,7 @@ def test_knob_choices_are_what_the_code_offers():
     import torch
 
     from archtrain.choices import KNOB_CHOICES
+    from archtrain.compression import prune, quantize
     from archtrain.models import blocks, init, recurrent
     from archtrain.tasks.siamese import CRITERIA
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
@@ -224,6 +228,10 @@ def test_knob_choices_are_what_the_code_offers():
         "loss": ADVERSARIAL_LOSSES,
         "profiler": PROFILERS,
         "criterion": CRITERIA,
+        "quantization": quantize.QUANTIZATIONS,
+        "pruning": prune.PRUNINGS,
+        "structure": prune.STRUCTURES,
+        "scope": prune.SCOPES,
     }
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes

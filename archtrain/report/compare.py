@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from archtrain.errors import ArchtrainError
+from archtrain.report.footprint import FIGURES, side_by_side
 from archtrain.report.plots import read_epoch_metrics
 from archtrain.runs import RunDir
 
@@ -87,6 +88,9 @@ def comparison_table(runs: list[Compared]) -> Table:
         table.add_column(column, overflow="fold")
     for column in (f"best {metric}".strip(), "epoch", *tests, "parameters", "epochs", "time"):
         table.add_column(column, justify="right")
+    compressed = any(run.summary.get("footprint") for run in runs)
+    for column in FIGURES if compressed else ():  # a compressed run's figures (its source run's)
+        table.add_column(f"{column} (source)", justify="right")
     for run in runs:
         s, best = run.summary, run.summary.get("best") or {}
         total = (s.get("durations") or {}).get("total_s")
@@ -102,6 +106,7 @@ def comparison_table(runs: list[Compared]) -> Table:
             "" if s.get("parameters") is None else f"{s['parameters']:,}",
             _number(s.get("epochs")),
             "" if total is None else f"{total:.1f} s",
+            *(side_by_side(s) if compressed else ()),
             style=None if s.get("status") == "completed" else "red",
         )
     return table

@@ -8,6 +8,7 @@ from rich.table import Table
 from archtrain.catalog import is_template, model_defaults, option_file, options, read_yaml
 from archtrain.errors import ArchtrainError
 from archtrain.report.console import console
+from archtrain.report.footprint import in_brief
 from archtrain.report.model_sizes import parameter_counts
 from archtrain.runs import RunDir
 
@@ -58,6 +59,7 @@ def runs_table(folder: str = "outputs") -> Table:
         table.add_column(column, overflow="fold")
     for column in ("best", "test", "epochs", "time"):
         table.add_column(column, justify="right")
+    table.add_column("compressed (vs source)", overflow="fold")
     for summary_file in sorted(root.rglob("summary.json")):
         summary = RunDir(summary_file.parent).read_summary()
         best = summary.get("best") or {}
@@ -75,6 +77,7 @@ def runs_table(folder: str = "outputs") -> Table:
             _number(test),
             _number(summary.get("epochs")),
             "" if total is None else f"{total:.1f} s",
+            in_brief(summary),
         )
     return table
 

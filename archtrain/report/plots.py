@@ -41,6 +41,8 @@ def learning_curve(series: dict[str, dict[int, float]], out: Path, monitor: str,
     elif rates:
         title = f"{title} (learning rate {rates[0]:.3g})"
     panels = {label: names for label, names in panels.items() if names}
+    if not panels:  # nothing trained (trainer.max_epochs=0): test figures only
+        return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
     for ax, (label, names) in zip(axes[0], panels.items()):
         for name in names:

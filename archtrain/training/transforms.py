@@ -12,6 +12,7 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from archtrain.compression.prune import masked_weights
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 from archtrain.runs import checkpoint_file, net_weights
@@ -37,6 +38,7 @@ class LoadWeights:
             raise ArchtrainError(f"{where}.path: give the run directory or .ckpt file to start from")
         path = checkpoint_file(self.path, self.checkpoint, where)
         stored, vocab = net_weights(path, where)
+        stored = masked_weights(stored, net.state_dict().keys())  # a pruned run's weights fit a plain net
         part = self.only or "net"
         prefix = f"{self.only}." if self.only else ""
         weights = {name: tensor for name, tensor in stored.items() if name.startswith(prefix)}
@@ -79,6 +81,7 @@ class LoadWeights:
         )
         return {
             "checkpoint": str(path),
+            "source_run": self.path,
             "loaded_tensors": len(weights),
             "loaded_parameters": sum(t.numel() for t in weights.values()),
             "new": new,
@@ -110,9 +113,12 @@ class Freeze:
         return {"frozen": names, "trainable_parameters": trainable}
 
 
-def apply_transforms(net: nn.Module, transforms: DictConfig | None, spec: DataSpec, resume: bool = False) -> dict:
-    """Apply the `transform` node's transforms to `net` in their order; return each one's report.
-    On resume only those that do not load weights apply (the checkpoint holds the weights)."""
+def apply_transforms(
+    net: nn.Module, transforms: DictConfig | None, spec: DataSpec, resume: bool = False, applied: list | None = None
+) -> dict:
+    """Apply the `transform` node's transforms to `net` in their order; return each one's report (and
+    append the transforms to `applied`). On resume only those that do not load weights apply (the
+    checkpoint holds the weights)."""
     reports = {}
     for name, node in (transforms or {}).items():
         settings = OmegaConf.to_container(node, resolve=True)
@@ -120,4 +126,6 @@ def apply_transforms(net: nn.Module, transforms: DictConfig | None, spec: DataSp
         if resume and not transform.on_resume:
             continue
         reports[name] = transform(net, spec)
+        if applied is not None:
+            applied.append(transform)
     return reports

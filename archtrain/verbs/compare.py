@@ -7,8 +7,10 @@ from archtrain.errors import ArchtrainError
 USAGE = """Usage: archtrain compare RUN_DIR [RUN_DIR ...] | SWEEP_DIR [out=FILE.png]
 
 A table of the runs' key figures (model, data, task, status, the best value of the metric that picks
-the best checkpoint and its epoch, the test metrics, parameters, epochs, time) and one picture with
-every run's learning curves overlaid: validation (solid) and training (dashed) loss, and the key metric.
+the best checkpoint and its epoch, the test metrics, parameters, epochs, time; for a compressed run its
+saved file's size, non-zero parameters, CPU latency per example and key metric beside its source run's)
+and one picture with every run's learning curves overlaid: validation (solid) and training (dashed)
+loss, and the key metric.
 
   RUN_DIR     a run directory (with a summary.json); or a folder of runs, such as a sweep's
               (outputs/multirun/<date>/<time>) or outputs/, searched for them

@@ -12,14 +12,25 @@ from torch import nn
 
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
+from archtrain.models.blocks import Attention
 
 log = logging.getLogger(__name__)
 ADAPTER_PREFIX = "lora_"  # peft's name for the adapters' parameters
+CROSS_INPUT = "cross_attn.in_proj"  # reads its weight's slices with F.linear, which an adapter cannot see
 
 
 def default_targets(net: nn.Module) -> list[str]:
-    """The linear layers outside the head: a GPT's or ViT's attention and MLP projections, an MLP's hidden layers."""
-    return [
+    """The attention projections where the net has the zoo's attention (GPT, BERT, ViT, the Transformer: the
+    LoRA paper's choice), else every linear layer outside the head (an MLP's hidden layers). A
+    cross-attention's input projection is left out: it slices its weight by hand, past an adapter."""
+    attention = [
+        f"{name}.{part}"
+        for name, module in net.named_modules()
+        if isinstance(module, Attention)
+        for part in ("in_proj", "out")
+        if not f"{name}.{part}".endswith(CROSS_INPUT)
+    ]
+    return attention or [
         name
         for name, module in net.named_modules()
         if isinstance(module, nn.Linear) and name != "head" and not name.startswith("head.")
@@ -29,7 +40,7 @@ def default_targets(net: nn.Module) -> list[str]:
 @dataclass
 class LoRA:
     """Adapters of rank `rank` scaled by `alpha / rank` on the `target_modules` (names, or name endings, of
-    layers; null: every linear layer outside the head); every other parameter stops learning. On resume the
+    layers; null: `default_targets`); every other parameter stops learning. On resume the
     adapters are made again and the checkpoint restores them."""
 
     rank: int = 8
@@ -61,6 +72,11 @@ class LoRA:
         for parameter_name, parameter in net.named_parameters():
             parameter.requires_grad_(ADAPTER_PREFIX in parameter_name)
         adapted = sorted(name for name, module in net.named_modules() if is_adapted(module))
+        if any(name.endswith(CROSS_INPUT) for name in adapted):
+            raise ArchtrainError(
+                f"{where}.target_modules: a name matched {CROSS_INPUT}, which computes with slices of its "
+                f"weight that an adapter beside it cannot change; name the layers to adapt in full"
+            )
         trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
         total = sum(p.numel() for p in net.parameters())
         log.info(

@@ -112,6 +112,7 @@ def test_lora_trains_only_the_adapters_of_a_pretrained_gpt_and_its_run_exports_m
     assert summary["status"] == "completed", summary["error"]
     report = summary["transforms"]["lora"]
     assert report["trainable_fraction"] < 0.05 and summary["trainable_parameters"] == report["trainable_parameters"]
+    assert report["source_run"] == str(pretrained)
     before = torch.load(pretrained / "checkpoints" / "best.ckpt", weights_only=False)["state_dict"]
     after = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     base = {name.replace(".base_layer", ""): tensor for name, tensor in after.items() if "lora_" not in name}

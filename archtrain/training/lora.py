@@ -47,6 +47,7 @@ class LoRA:
     alpha: float = 16.0
     dropout: float = 0.0
     target_modules: list[str] | None = None
+    source_run: str | None = None  # the pretrained run, for the report
     name: str = "lora"
     on_resume = True
 
@@ -91,6 +92,7 @@ class LoRA:
             "adapted": adapted,
             "trainable_parameters": trainable,
             "trainable_fraction": round(trainable / total, 5),
+            "source_run": self.source_run,
         }
 
 

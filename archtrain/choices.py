@@ -10,5 +10,4 @@ KNOB_CHOICES = {
     "nonlinearity": ("tanh", "relu"),  # of an Elman RNN's cell
     "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),  # debug.profiler
-    "teacher_checkpoint": ("best", "last"),  # task=distill
 }

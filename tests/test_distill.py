@@ -78,3 +78,5 @@ def test_a_student_needs_a_teacher_and_labels_the_teacher_can_follow():
     ]
     cfg.task.teacher, cfg.regularizer = "runs/teacher", {"mixup": {"alpha": 0.2}}
     assert "regularizer=mixup mixes labels" in Distill.problems(cfg, DataSpec(num_classes=10))[0]
+    cfg.task.teacher_checkpoint, cfg.regularizer = "first", {}
+    assert Distill.problems(cfg, DataSpec(num_classes=10)) == ["task.teacher_checkpoint=first: choose from best, last"]

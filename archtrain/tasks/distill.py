@@ -15,6 +15,7 @@ from archtrain.tasks.base import RunningMean
 from archtrain.tasks.classify import Classify
 
 log = logging.getLogger(__name__)
+CHECKPOINTS = ("best", "last")  # the checkpoints of the teacher's run that can teach
 
 
 def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -41,6 +42,8 @@ class Distill(Classify):
         found = super().problems(cfg, spec)
         if not cfg.task.teacher:
             found.append("task.teacher: give the run directory of a trained classifier of this data")
+        if cfg.task.get("teacher_checkpoint", "best") not in CHECKPOINTS:
+            found.append(f"task.teacher_checkpoint={cfg.task.teacher_checkpoint}: choose from {', '.join(CHECKPOINTS)}")
         found += [
             f"regularizer={key} mixes labels, which the teacher's soft targets do not follow; task=distill "
             f"takes regularizer=augment"

@@ -87,6 +87,7 @@ def test_a_convolution_adapts_when_named(one_thread):
         ("mlp", {"target_modules": ["nothing"]}, "transform.lora.target_modules: "),
         ("transformer", {"target_modules": ["cross_attn.in_proj"]}, "slices of its weight"),
         ("mlp", {"rank": 0}, "transform.lora.rank=0: must be an integer of at least 1"),
+        ("gpt", {"target_modules": ["token"]}, "token shares its weight with head.weight"),  # tied to the head
     ],
 )
 def test_what_peft_cannot_adapt_is_refused_in_one_line(name, knobs, message):

@@ -70,6 +70,11 @@ class LoRA:
             inject_adapter_in_model(config, net)
         except ValueError as err:  # peft's word for a name that matches nothing or a layer it cannot adapt
             raise ArchtrainError(f"{where}.target_modules: {first_line(err)}") from None
+        for layer, others in tied_layers(net):
+            raise ArchtrainError(
+                f"{where}.target_modules: {layer} shares its weight with {others} (tied weights), which its "
+                f"adapter, merged, would change too; adapt other layers"
+            )
         for parameter_name, parameter in net.named_parameters():
             parameter.requires_grad_(ADAPTER_PREFIX in parameter_name)
         adapted = sorted(name for name, module in net.named_modules() if is_adapted(module))
@@ -94,6 +99,21 @@ class LoRA:
             "trainable_fraction": round(trainable / total, 5),
             "source_run": self.source_run,
         }
+
+
+def tied_layers(net: nn.Module) -> list[tuple[str, str]]:
+    """(adapted layer, the other parameter names) for each adapted layer whose weight is shared (GPT's
+    token embedding is its head's weight)."""
+    names: dict[int, list[str]] = {}
+    for name, parameter in net.named_parameters(remove_duplicate=False):
+        names.setdefault(id(parameter), []).append(name)
+    found = []
+    for layer in (name for name, module in net.named_modules() if is_adapted(module)):
+        weight = f"{layer}.base_layer.weight"
+        for shared in names.values():
+            if weight in shared and len(shared) > 1:
+                found.append((layer, ", ".join(name for name in shared if name != weight)))
+    return found
 
 
 def is_adapted(module: nn.Module) -> bool:

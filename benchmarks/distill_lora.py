@@ -19,7 +19,7 @@ from archtrain.cli import main as archtrain
 
 ROOT = Path(tempfile.mkdtemp(prefix="distill-lora-"))
 SEEDS = (0, 1, 2)
-TEACHER = ["model=resnet", "trainer.max_epochs=10"]
+TEACHER = ["model=resnet", "regularizer=augment", "trainer.max_epochs=20"]
 STUDENT = ["model=mlp", "trainer.max_epochs=30"]  # depth 2, width 256: 85k parameters, the teacher 700k
 DISTILL = ["task=distill", "task.temperature=4", "task.soft_weight=0.5"]
 GPT = ["model=gpt", "model.num_layers=2", "model.d_model=128", "task.sample_length=0", "trainer.max_epochs=4"]

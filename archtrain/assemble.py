@@ -21,6 +21,7 @@ from archtrain.models import accepted_arguments, build_net
 from archtrain.runs import checkpoint_file, existing_run
 from archtrain.tasks import Task
 from archtrain.training.checkpoint_io import read_checkpoint
+from archtrain.training.lora import merge_adapters
 from archtrain.training.regularizers import combination_problems, model_arguments, regularization, regularizers
 from archtrain.training.transforms import apply_transforms
 
@@ -96,5 +97,6 @@ def load_run(path: str, checkpoint: str = "best", cfg: DictConfig | None = None)
             f"run={path}: its checkpoint does not fit the net built for data={cfg.data.name} "
             f"({str(err).splitlines()[-1].strip()})"
         ) from None
+    merge_adapters(parts.net)  # a LoRA run is used as the plain net its adapters make
     parts.task.eval()
     return parts

@@ -287,6 +287,7 @@ KNOB_RULES = {
     **dict.fromkeys(("sampling_steps", "embedding_size"), AT_LEAST_ONE),
     "timesteps": count(2),
     "label_dropout": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),
+    "soft_weight": (finite(lambda v: 0 <= v <= 1), "must be in [0, 1]"),  # task=distill
     # graphs (archtrain/data/graphs.py, archtrain/models/graph.py)
     **dict.fromkeys(
         ("heads", "nodes", "communities", "feature_size", "graphs", "train_per_class", "min_nodes", "max_nodes"),

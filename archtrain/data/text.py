@@ -6,6 +6,8 @@ from archtrain.data.base import ArrayDataModule, data_file
 from archtrain.data.spec import DataSpec
 from archtrain.errors import ArchtrainError
 
+DEFAULT_TEXT = "pydoc"  # data.vocab_with's name for the default text
+
 
 def pydoc_topics() -> dict[str, str]:
     """The reference-manual sections that `help()` shows, by topic name; every Python install carries them."""
@@ -31,6 +33,8 @@ class CharText(ArrayDataModule):
 
     Training windows start every `stride` characters (by default `seq_len`: consecutive windows;
     1: any character, like nanoGPT's random batches); validation and test windows are consecutive.
+    `vocab_with` (another text file, or "pydoc") adds that text's characters to the vocabulary, so that
+    runs on the two texts share one (a model pretrained on one fine-tunes on the other).
     An epoch draws `samples_per_epoch` training windows (all of them when null). With
     `test_fraction` 0 there is no test split, and the run ends after validation.
     """
@@ -44,17 +48,22 @@ class CharText(ArrayDataModule):
         test_fraction: float,
         samples_per_epoch: int | None = None,
         stride: int | None = None,
+        vocab_with: str | None = None,
         seed: int = 0,
     ):
         super().__init__(batch_size, seed, samples_per_epoch)
         self.path, self.seq_len, self.stride = path, seq_len, stride or seq_len
+        self.vocab_with = vocab_with
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         if self.stride < 1:
             raise ArchtrainError(f"data.stride={stride}: must be at least 1")
 
     def load(self):
         text = read_text(self.path)
-        vocab = sorted(set(text))
+        characters = set(text)
+        if self.vocab_with:
+            characters |= set(read_text(None if self.vocab_with == DEFAULT_TEXT else self.vocab_with))
+        vocab = sorted(characters)
         index = {ch: i for i, ch in enumerate(vocab)}
         ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
         n_test, n_val = int(len(ids) * self.test_fraction), int(len(ids) * self.val_fraction)

@@ -1,0 +1,90 @@
+"""The distillation and LoRA figures of docs/COMPRESSION.md, trained through archtrain.
+
+    python benchmarks/distill_lora.py [distill] [lora] [--text=/path/to/other.txt]
+
+distill: a ResNet teacher on digits, then a small MLP student distilled from it and the same student
+trained alone, 3 seeds (the teacher of each seed splits the data as its students do).
+lora: a GPT pretrained on Python's documentation, then adapted to another text (--text, e.g. Tiny
+Shakespeare) by rank-8 LoRA and by full fine-tuning for the same steps; the LoRA run is exported to ONNX.
+Prints markdown tables (runs go to a temporary folder).
+"""
+
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from archtrain.cli import main as archtrain
+
+ROOT = Path(tempfile.mkdtemp(prefix="distill-lora-"))
+SEEDS = (0, 1, 2)
+TEACHER = ["model=resnet", "regularizer=augment", "trainer.max_epochs=20"]
+STUDENT = ["model=mlp", "trainer.max_epochs=30"]  # depth 2, width 256: 85k parameters, the teacher 700k
+DISTILL = ["task=distill", "task.temperature=4", "task.soft_weight=0.5"]
+GPT = ["model=gpt", "model.num_layers=2", "model.d_model=128", "task.sample_length=0", "trainer.max_epochs=4"]
+
+
+def run(name: str, *overrides: str, verb: list[str] | None = None) -> dict:
+    """One archtrain run (or verb) in this process; the run's summary."""
+    run_dir = ROOT / name
+    argv = sys.argv
+    try:
+        archtrain(verb or [*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
+    except SystemExit:
+        pass
+    finally:
+        sys.argv = argv
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f} (min {min(values):.4f})"
+
+
+def distill() -> None:
+    accuracy = {"teacher (resnet)": [], "student alone": [], "student distilled": []}
+    for seed in SEEDS:
+        teacher = f"teacher-{seed}"
+        accuracy["teacher (resnet)"].append(run(teacher, *TEACHER, f"seed={seed}")["test"]["test/acc"])
+        alone = run(f"alone-{seed}", *STUDENT, f"seed={seed}")
+        taught = run(f"distilled-{seed}", *STUDENT, *DISTILL, f"task.teacher={ROOT / teacher}", f"seed={seed}")
+        accuracy["student alone"].append(alone["test"]["test/acc"])
+        accuracy["student distilled"].append(taught["test"]["test/acc"])
+    print("| digits, test accuracy | mean ± sd (min), 3 seeds | per seed |\n|---|---|---|")
+    for name, values in accuracy.items():
+        print(f"| {name} | {spread(values)} | {', '.join(f'{v:.4f}' for v in values)} |")
+
+
+def lora(text: str) -> None:
+    shared = [f"data.vocab_with={text}"]
+    pretrained = run("gpt-pydoc", *GPT, *shared)
+    target = [f"data.path={text}", "data.vocab_with=pydoc", f"transform.weights.path={ROOT / 'gpt-pydoc'}"]
+    adapted = run("gpt-lora", *GPT, *target, "transform=[weights,lora]", "transform.lora.rank=8", "optim.lr=0.003")
+    full = run("gpt-full", *GPT, *target, "transform=[weights]")
+    scratch = run("gpt-scratch", *GPT, f"data.path={text}", "data.vocab_with=pydoc")
+    print("| run | trainable parameters | best val/loss (nats per character) | test/loss |\n|---|---:|---:|---:|")
+    for name, summary in (
+        ("pretrained on pydoc, on its own val split", pretrained),
+        ("from scratch on the new text", scratch),
+        ("full fine-tuning", full),
+        ("LoRA rank 8 (attention projections)", adapted),
+    ):
+        share = summary["trainable_parameters"] / summary["parameters"]
+        print(
+            f"| {name} | {summary['trainable_parameters']:,} ({share:.1%}) | {summary['best']['value']:.3f} | "
+            f"{summary['test']['test/loss']:.3f} |"
+        )
+    archtrain(["export", f"run={ROOT / 'gpt-lora'}", "format=onnx"])
+
+
+if __name__ == "__main__":
+    parts = [a for a in sys.argv[1:] if not a.startswith("--")] or ["distill", "lora"]
+    text = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--text=")), None)
+    if "distill" in parts:
+        distill()
+    if "lora" in parts:
+        if text is None:
+            sys.exit("lora needs --text=<a UTF-8 text other than Python's documentation>")
+        lora(text)
+    print(f"runs in {ROOT}")

@@ -3,6 +3,7 @@ every second block so that neighbouring windows exchange information, a learned 
 position inside a window, and patch merging between stages (a hierarchy like a CNN's)."""
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from archtrain.errors import ArchtrainError
@@ -54,7 +55,8 @@ class SwinBlock(nn.Module):
         self.drop_path = DropPath(drop_path)
         self.bias_table = nn.Parameter(torch.randn((2 * window - 1) ** 2, heads) * 0.02)
         self.register_buffer("index", relative_index(window), persistent=False)
-        mask = shift_mask(resolution, resolution, window, shift) if shift else None
+        padded = -(-resolution // window) * window
+        mask = shift_mask(padded, padded, window, shift) if shift else None
         self.register_buffer("mask", mask, persistent=False)
 
     def attention_bias(self) -> torch.Tensor:
@@ -66,15 +68,17 @@ class SwinBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
-        shifted = torch.roll(self.norm1(x), (-self.shift, -self.shift), (1, 2)) if self.shift else self.norm1(x)
-        tokens = windows(shifted, self.window)
+        pad = -h % self.window  # a map the windows do not tile is padded with zeros, then cropped
+        y = F.pad(self.norm1(x), (0, 0, 0, pad, 0, pad))
+        if self.shift:
+            y = torch.roll(y, (-self.shift, -self.shift), (1, 2))
         bias = self.attention_bias()
         if bias.shape[0] > 1:  # one mask per window: repeat it for every image in the batch
             bias = bias.repeat(b, 1, 1, 1)
-        out = merge_windows(self.attn(tokens, mask=bias), self.window, h, w)
+        out = merge_windows(self.attn(windows(y, self.window), mask=bias), self.window, h + pad, w + pad)
         if self.shift:
             out = torch.roll(out, (self.shift, self.shift), (1, 2))
-        x = x + self.drop_path(out)
+        x = x + self.drop_path(out[:, :h, :w])
         return x + self.drop_path(self.ff(self.norm2(x)))
 
 
@@ -102,19 +106,20 @@ class ChannelsFirst(nn.Module):
 
 class SwinTransformer(ImageClassifier):
     """Patch embedding, then stages of Swin blocks (alternating plain and shifted windows), each stage after
-    the first starting with patch merging; global average pooling and a linear head. A window never
-    exceeds the map: where it would, it covers the whole map and is not shifted (as in the paper)."""
+        the first starting with patch merging; global average pooling and a linear head. A window never
+        exceeds the map: where it would, it covers the whole map and is not shifted (as in the paper); a map
+    the windows do not tile is padded (as in the paper's code)."""
 
     def __init__(
         self,
         in_channels: int,
         image_size: int,
         num_classes: int,
-        patch_size: int = 1,
+        patch_size: int = 2,
         width: int = 32,
         depths: tuple[int, ...] = (2, 2),
         num_heads: tuple[int, ...] = (2, 4),
-        window_size: int = 4,
+        window_size: int = 2,
         ff_mult: int = 2,
         dropout: float = 0.0,
         drop_path: float = 0.0,
@@ -138,8 +143,6 @@ class SwinTransformer(ImageClassifier):
                 layers.append(PatchMerging(dim))
                 dim, resolution = 2 * dim, resolution // 2
             window = min(window_size, resolution)
-            if resolution % window:
-                raise ArchtrainError(f"model.window_size={window_size} does not tile the {resolution}x{resolution} map")
             for i in range(depth):
                 shift = window // 2 if i % 2 and window < resolution else 0
                 layers.append(SwinBlock(dim, heads, resolution, window, shift, ff_mult, next(rates)))

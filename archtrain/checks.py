@@ -299,6 +299,13 @@ KNOB_RULES = {
     ),
     **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
     **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
+    # neural ODEs, CfC, K-FAC, Swin (models/ode.py, models/liquid.py, training/kfac.py, models/vision/swin.py)
+    **dict.fromkeys(("integration_time", "rtol", "atol", "solver_step", "time_step", "dt", "kl_clip"), POSITIVE),
+    **dict.fromkeys(
+        ("trajectories", "eval_trajectories", "units", "backbone_units", "inverse_every", "window_size"), AT_LEAST_ONE
+    ),
+    **dict.fromkeys(("backbone_layers", "damping"), NON_NEGATIVE),
+    "factor_decay": FRACTION,
 }
 
 

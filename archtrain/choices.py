@@ -10,4 +10,5 @@ KNOB_CHOICES = {
     "nonlinearity": ("tanh", "relu"),  # of an Elman RNN's cell
     "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),  # debug.profiler
+    "solver": ("dopri5", "bosh3", "adaptive_heun", "dopri8", "euler", "midpoint", "rk4"),  # neural ODEs' torchdiffeq
 }

@@ -211,7 +211,7 @@ def test_knob_choices_are_what_the_code_offers():
     import torch
 
     from archtrain.choices import KNOB_CHOICES
-    from archtrain.models import blocks, init, recurrent
+    from archtrain.models import blocks, init, ode, recurrent
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
 
@@ -222,6 +222,7 @@ def test_knob_choices_are_what_the_code_offers():
         "cell": recurrent.CELLS,
         "loss": ADVERSARIAL_LOSSES,
         "profiler": PROFILERS,
+        "solver": ode.ADAPTIVE + ode.FIXED,
     }
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes

@@ -18,11 +18,13 @@ FIXED = ("euler", "midpoint", "rk4")  # steps of `solver_step`
 
 
 class Dynamics(nn.Module):
-    """f(t, z): an MLP on the state with the time appended, `layers` hidden layers of `hidden`."""
+    """f(t, z): an MLP on the state with the time appended, `layers` hidden layers of `hidden`;
+    `autonomous` dynamics read the state alone, f(z)."""
 
-    def __init__(self, size: int, hidden: int, layers: int = 2, activation: str = "tanh"):
+    def __init__(self, size: int, hidden: int, layers: int = 2, activation: str = "tanh", autonomous: bool = False):
         super().__init__()
-        parts, width = [], size + 1
+        self.autonomous = autonomous
+        parts, width = [], size + (not autonomous)
         for _ in range(layers):
             parts += [nn.Linear(width, hidden), make_activation(activation)]
             width = hidden
@@ -31,7 +33,7 @@ class Dynamics(nn.Module):
 
     def forward(self, t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         self.calls += 1
-        return self.net(torch.cat([z, t.to(z).expand(len(z), 1)], dim=1))
+        return self.net(z if self.autonomous else torch.cat([z, t.to(z).expand(len(z), 1)], dim=1))
 
 
 class ODEBlock(nn.Module):
@@ -67,8 +69,8 @@ class ODEBlock(nn.Module):
         return self.tally.pop(training)
 
 
-def ode_block(size: int, hidden: int, layers: int, activation: str, **solver) -> ODEBlock:
-    return ODEBlock(Dynamics(size, hidden, layers, activation), **solver)
+def ode_block(size: int, hidden: int, layers: int, activation: str, autonomous: bool = False, **solver) -> ODEBlock:
+    return ODEBlock(Dynamics(size, hidden, layers, activation, autonomous), **solver)
 
 
 class ODENet(Network):
@@ -98,6 +100,7 @@ class ODENet(Network):
             hidden,
             layers,
             activation,
+            autonomous=True,
             solver=solver,
             rtol=rtol,
             atol=atol,
@@ -113,7 +116,8 @@ class ODENet(Network):
 
 
 class TrajectoryODE(Network):
-    """Learns the dynamics dz/dt = f(t, z) of an observed state: from a state (batch, in_features) it
+    """Learns the autonomous dynamics dz/dt = f(z) of an observed state (f does not read the clock, so
+    it holds at any time, not only over the horizon it was fitted on): from a state (batch, in_features) it
     integrates f to the next `horizon` sample times, `time_step` apart, and gives the states there,
     flattened (batch, horizon * in_features), as features. When the task asks for exactly those
     values (data=spiral: the next states), the head is the fixed identity, so the fit is f's alone;
@@ -140,6 +144,7 @@ class TrajectoryODE(Network):
             hidden,
             layers,
             activation,
+            autonomous=True,
             solver=solver,
             rtol=rtol,
             atol=atol,
@@ -162,5 +167,5 @@ class TrajectoryODE(Network):
         return self.block(z, self.times)[1:].transpose(0, 1).flatten(1)
 
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
-        """The learned dz/dt at states z (batch, in_features), at t=0."""
-        return self.block.dynamics(torch.zeros(()), z)
+        """The learned dz/dt at states z (batch, in_features)."""
+        return self.block.dynamics(None, z)

@@ -120,7 +120,7 @@ def memory() -> None:
         "| integration time (rk4 steps) | backprop | peak RSS growth | saved for backward "
         "| f evaluations forward + backward | seconds |\n|---|---|---:|---:|---:|---:|"
     )
-    for span in (1, 2, 4, 8, 16):
+    for span in (1, 2, 4, 8):
         for adjoint in (False, True):
             queue = context.Queue()
             child = context.Process(target=memory_use, args=(adjoint, float(span), queue))

@@ -321,6 +321,13 @@ KNOB_RULES = {
     "bits": (finite(lambda v: 2 <= v <= 8), "must be 2 to 8 (int8 kernels)"),
     **dict.fromkeys(("calibration_batches", "rounds"), AT_LEAST_ONE),
     **dict.fromkeys(("start_epoch", "end_epoch", "rewind_epoch"), NON_NEGATIVE),
+    # neural ODEs, CfC, K-FAC, Swin (models/ode.py, models/liquid.py, training/kfac.py, models/vision/swin.py)
+    **dict.fromkeys(("integration_time", "rtol", "atol", "solver_step", "time_step", "dt", "kl_clip"), POSITIVE),
+    **dict.fromkeys(
+        ("trajectories", "eval_trajectories", "units", "backbone_units", "inverse_every", "window_size"), AT_LEAST_ONE
+    ),
+    **dict.fromkeys(("backbone_layers", "damping"), NON_NEGATIVE),
+    "factor_decay": FRACTION,
 }
 
 

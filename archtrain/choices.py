@@ -15,4 +15,5 @@ KNOB_CHOICES = {
     "structure": ("unstructured", "channels"),  # transform.prune
     "scope": ("global", "layer"),
     "pruning": ("oneshot", "gradual", "lottery"),  # when transform.prune prunes
+    "solver": ("dopri5", "bosh3", "adaptive_heun", "dopri8", "euler", "midpoint", "rk4"),  # neural ODEs' torchdiffeq
 }

@@ -215,7 +215,7 @@ def test_knob_choices_are_what_the_code_offers():
 
     from archtrain.choices import KNOB_CHOICES
     from archtrain.compression import prune, quantize
-    from archtrain.models import blocks, init, recurrent
+    from archtrain.models import blocks, init, ode, recurrent
     from archtrain.tasks.siamese import CRITERIA
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
@@ -232,6 +232,7 @@ def test_knob_choices_are_what_the_code_offers():
         "pruning": prune.PRUNINGS,
         "structure": prune.STRUCTURES,
         "scope": prune.SCOPES,
+        "solver": ode.ADAPTIVE + ode.FIXED,
     }
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes

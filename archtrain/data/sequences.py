@@ -38,10 +38,18 @@ WAVES = ("sine", "square", "sawtooth", "triangle")
 
 def waveforms(count: int, length: int, noise: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(count, length, 1) noisy periodic signals of random frequency and phase, labelled by shape."""
+    times = (torch.arange(length) / length).expand(count, length)
+    return waves_at(times, noise, generator)
+
+
+def waves_at(times: torch.Tensor, noise: float, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(count, length, 1) noisy waves of random shape, 2 to 6 cycles per unit of time and random phase,
+    sampled at `times` (count, length); and their shapes' labels."""
+    count, length = times.shape
     labels = torch.randint(0, len(WAVES), (count,), generator=generator)
     cycles = 2 + 4 * torch.rand(count, 1, generator=generator)
     phase = torch.rand(count, 1, generator=generator)
-    position = (torch.arange(length) / length * cycles + phase) % 1.0  # where in its cycle
+    position = (times * cycles + phase) % 1.0  # where in its cycle
     shapes = torch.stack(
         [
             torch.sin(2 * torch.pi * position),
@@ -52,6 +60,15 @@ def waveforms(count: int, length: int, noise: float, generator: torch.Generator)
     )
     signal = shapes[labels, torch.arange(count)]
     return (signal + noise * torch.randn(count, length, generator=generator)).unsqueeze(-1), labels
+
+
+def irregular_waveforms(count: int, length: int, noise: float, generator: torch.Generator):
+    """Waves as in `waveforms`, sampled at `length` random times (gaps drawn from an exponential with
+    mean 1/length, so a unit of time holds about `length` samples). Inputs (count, length, 2): the
+    value, then the time since the previous sample in units of the mean gap (the first: since t=0)."""
+    gaps = -torch.log1p(-torch.rand(count, length, generator=generator)) / length
+    values, labels = waves_at(gaps.cumsum(1), noise, generator)
+    return torch.cat([values, (gaps * length).unsqueeze(-1)], dim=-1), labels
 
 
 class Waveforms(ArrayDataModule):
@@ -68,6 +85,20 @@ class Waveforms(ArrayDataModule):
             for i, (split, size) in enumerate(self.sizes.items())
         }
         return splits, DataSpec(in_features=1, num_classes=len(WAVES), seq_len=self.length)
+
+
+class IrregularWaveforms(Waveforms):
+    """Waveforms sampled at irregular times: the time since the previous sample is each step's last
+    input feature (`DataSpec.time_gaps`), so a model can tell how far apart two values are."""
+
+    def load(self):
+        splits = {
+            split: irregular_waveforms(
+                size, self.length, self.noise, torch.Generator().manual_seed(self.seed * 1000 + i)
+            )
+            for i, (split, size) in enumerate(self.sizes.items())
+        }
+        return splits, DataSpec(in_features=2, num_classes=len(WAVES), seq_len=self.length, time_gaps=True)
 
 
 def copy_task(count: int, symbols: int, length: int, delay: int, generator: torch.Generator):

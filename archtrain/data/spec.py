@@ -14,6 +14,7 @@ DIMENSIONS = (
     "vocab_size",
     "seq_len",
     "max_len",
+    "time_gaps",  # not a size: whether a series' last input feature is the time since the previous step
 )
 
 
@@ -34,6 +35,7 @@ class DataSpec:
     standardization: tuple = ()  # (means, stds) per feature or image channel that scaled the inputs
     modes: tuple = ()  # 2-D toy mixtures: each Gaussian's centre (x, y)
     mode_std: float = 0.0  # and their standard deviation
+    time_gaps: bool | None = None  # series sampled at irregular times: True when the last feature is the gap
     num_graphs: int | None = None  # graph data: how many graphs (1: one graph, split by node masks)
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,9 @@ def build_optimizer(
     make: Callable[..., torch.optim.Optimizer], net: nn.Module, weight_decay: float, decay_all: bool = False
 ) -> torch.optim.Optimizer:
     """`make` is the partially applied optimizer class from the config (lr, betas, momentum...).
-    L-BFGS takes a single parameter group and no weight decay."""
+    L-BFGS takes a single parameter group and no weight decay; K-FAC (`takes_net`) hooks the net's layers."""
+    if getattr(getattr(make, "func", make), "takes_net", False):
+        return make(net, weight_decay=weight_decay)
     if getattr(make, "func", make) is torch.optim.LBFGS:
         return MinibatchLBFGS([p for p in net.parameters() if p.requires_grad], **getattr(make, "keywords", {}))
     return make(parameter_groups(net, weight_decay, decay_all))

@@ -299,6 +299,12 @@ KNOB_RULES = {
     ),
     **dict.fromkeys(("surrogate_slope", "inverse_temperature"), POSITIVE),
     **dict.fromkeys(("membrane_decay", "flip_fraction"), FRACTION),
+    # architecture search (archtrain/models/darts.py, archtrain/tasks/darts.py)
+    "cells": AT_LEAST_ONE,
+    "arch_lr": POSITIVE,
+    **dict.fromkeys(("arch_weight_decay", "genotype_seed"), NON_NEGATIVE),
+    # CLIP (archtrain/models/clip.py)
+    **dict.fromkeys(("embed_dim", "text_width", "text_layers", "text_heads"), AT_LEAST_ONE),
 }
 
 

@@ -35,6 +35,8 @@ class DataSpec:
     modes: tuple = ()  # 2-D toy mixtures: each Gaussian's centre (x, y)
     mode_std: float = 0.0  # and their standard deviation
     num_graphs: int | None = None  # graph data: how many graphs (1: one graph, split by node masks)
+    prompts: tuple = ()  # captioned images: each class's zero-shot prompt as token ids
+    held_out: tuple = ()  # and the classes that only the test split holds
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """New raw inputs (batch, features) or (batch, channels, height, width), scaled as the data's own were."""

@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 from archtrain.cli import main as archtrain
+from archtrain.models.darts import random_genotype
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 ROOT = Path(tempfile.mkdtemp(prefix="search-clip-"))
-EPOCHS = 15
+EPOCHS = 10
 
 
 def run(name: str, *overrides: str) -> tuple[dict, Path]:
@@ -60,7 +61,7 @@ def darts() -> None:
         )
         rows["random"].append(random["test"]["test/acc"])
         sizes["random"].append(random["parameters"])
-        print(f"random cell {seed}: {json.loads(json.dumps(random.get('genotype', '')))}")
+        print(f"random cell {seed}: {random_genotype(3, seed)}")
     print("| cell | test acc (mean of 3) | each | parameters |\n|---|---|---|---|")
     for name, accs in rows.items():
         each = ", ".join(f"{a:.3f}" for a in accs)

@@ -85,7 +85,7 @@ class Cell(nn.Module):
                 total = total + (module(states[source]) if weights is None else module(states[source], weights[edge]))
                 edge += 1
             states.append(total)
-        return x + self.combine(torch.cat(states[1:], dim=1))
+        return self.combine(torch.cat(states[1:], dim=1))
 
 
 class CellNetwork(Network):

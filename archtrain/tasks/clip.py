@@ -15,7 +15,7 @@ from archtrain.models.clip import CLIP
 from archtrain.report.similarity import plot_similarity
 from archtrain.tasks.base import Task
 
-SIMILARITY_EXAMPLES = 12  # the test images (one per class where it can) in similarity.png
+SIMILARITY_EXAMPLES = 12  # the test images (one per class) in similarity.png
 
 
 def contrastive_loss(logits: torch.Tensor, captions: torch.Tensor) -> torch.Tensor:
@@ -49,7 +49,6 @@ class ContrastiveImageText(Task):
         self.register_buffer("prompts", torch.tensor(spec.prompts, dtype=torch.long), persistent=False)
         self.register_buffer("held_out", torch.tensor(spec.held_out, dtype=torch.long), persistent=False)
         self.by_group = torch.nn.ModuleDict({"seen_acc": MeanMetric(), "held_out_acc": MeanMetric()})
-        self.shown: tuple | None = None  # the test examples similarity.png shows
         self.group_results: dict = {}
 
     def loss(self, batch):
@@ -81,22 +80,6 @@ class ContrastiveImageText(Task):
         for name, mask in (("seen_acc", ~unseen), ("held_out_acc", unseen)):
             if mask.any():
                 self.by_group[name].update(correct[mask])
-        self._keep_for_picture(batch)
-
-    def _keep_for_picture(self, batch) -> None:
-        """Up to SIMILARITY_EXAMPLES test examples of distinct classes, held-out classes first."""
-        images, captions, labels = batch
-        kept = [] if self.shown is None else list(zip(*self.shown))
-        classes = {int(label) for _, _, label in kept}
-        order = torch.argsort((~torch.isin(labels, self.held_out)).int(), stable=True)
-        for i in order.tolist():
-            if len(kept) < SIMILARITY_EXAMPLES and int(labels[i]) not in classes:
-                kept.append((images[i], captions[i], labels[i]))
-                classes.add(int(labels[i]))
-        self.shown = tuple(torch.stack(column) for column in zip(*kept))
-
-    def on_test_epoch_start(self) -> None:
-        self.shown = None
 
     def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
@@ -111,10 +94,18 @@ class ContrastiveImageText(Task):
     def caption(self, tokens: torch.Tensor) -> str:
         return " ".join(self.spec.vocab[int(t)] for t in tokens if int(t) != self.spec.special.get("pad", 0))
 
+    def shown(self) -> tuple[torch.Tensor, ...]:
+        """The first test example of each class, held-out classes first, up to SIMILARITY_EXAMPLES."""
+        images, captions, labels = self.trainer.datamodule.splits["test"]
+        first = {}
+        for i, label in enumerate(labels.tolist()):
+            first.setdefault(label, i)
+        classes = sorted(first, key=lambda c: (c not in self.spec.held_out, c))[:SIMILARITY_EXAMPLES]
+        index = torch.tensor([first[c] for c in classes])
+        return images[index].to(self.device), captions[index].to(self.device), labels[index]
+
     def write_extras(self, run_dir: Path) -> list[Path]:
-        if self.shown is None:
-            return []
-        images, captions, labels = self.shown
+        images, captions, labels = self.shown()
         with torch.no_grad():
             similarity = self.net.encode_text(captions) @ self.net.encode_image(images).T
         names = [

@@ -32,7 +32,7 @@ def test_the_derived_cell_keeps_each_nodes_strongest_inputs_by_their_strongest_o
         alphas[index, names.index(name)] = alpha
         alphas[index, names.index("zero")] = 5.0
     net.architecture.alphas.data = alphas
-    assert net.genotype() == [
+    assert net.derive() == [
         [("skip", 0)],
         [("sep_conv_3x3", 0), ("max_pool_3x3", 1)],
         [("avg_pool_3x3", 1), ("sep_conv_5x5", 2)],  # node 3 drops its weakest input, node 0
@@ -99,3 +99,20 @@ def test_what_the_search_cannot_do_is_refused_in_one_line(override, message, tmp
     summary = train(tmp_path / "run", "model=darts_search", *override.split())
     assert summary["exit_code"] == 2 and summary["status"] == "failed"
     assert message in summary["error"] and "\n" not in summary["error"]
+
+
+@pytest.mark.slow
+def test_a_longer_search_keeps_deciding_and_its_cell_trains_well(tmp_path):
+    search = train(tmp_path / "search", "model=darts_search", "trainer.max_epochs=5", "hardware.threads=1")
+    rows = (tmp_path / "search" / "metrics.csv").read_text().splitlines()
+    column = rows[0].split(",").index("train/arch_entropy")
+    entropy = [float(row.split(",")[column]) for row in rows[1:] if row.split(",")[column]]
+    assert entropy == sorted(entropy, reverse=True) and entropy[-1] < entropy[0]  # each epoch less uniform
+    derived = train(
+        tmp_path / "derived",
+        "model=darts_cell",
+        f"model.genotype={tmp_path / 'search'}",
+        "trainer.max_epochs=5",
+        "hardware.threads=1",
+    )
+    assert search["test"]["test/acc"] > 0.95 and derived["test"]["test/acc"] > 0.95

@@ -102,6 +102,7 @@ class CellNetwork(Network):
         self.pre_logits, self.head = classifier(channels, num_classes)
 
     def cell_weights(self) -> torch.Tensor | None:
+        """The weights of each edge's operations (edges x operations), or None where the cell's are fixed."""
         return None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,7 +144,7 @@ class DartsSearch(CellNetwork):
     def cell_weights(self) -> torch.Tensor:
         return F.softmax(self.architecture.alphas, dim=-1)
 
-    def genotype(self) -> Genotype:
+    def derive(self) -> Genotype:
         """DARTS' rule: each node keeps its strongest inputs, each by its strongest operation other than zero."""
         weights = self.cell_weights().detach().cpu()
         allowed = [i for i, name in enumerate(self.operations) if name != "zero"]

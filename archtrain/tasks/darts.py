@@ -106,7 +106,7 @@ class ArchitectureSearch(Classify):
         """The derived cell and the softmax weights it came from, by edge."""
         weights = self.net.cell_weights().detach().cpu()
         return {
-            "genotype": [[[name, source] for name, source in node] for node in self.net.genotype()],
+            "genotype": [[[name, source] for name, source in node] for node in self.net.derive()],
             "operations": list(self.net.operations),
             "architecture_weights": [[round(float(w), 4) for w in row] for row in weights],
         }
@@ -115,7 +115,7 @@ class ArchitectureSearch(Classify):
         files = super().write_extras(run_dir)
         genotype = run_dir / "genotype.yaml"
         write_atomic(genotype, yaml.safe_dump(self.searched(), default_flow_style=None, sort_keys=False))
-        picture = draw_cell(self.net.genotype(), run_dir / "cell.png", "DARTS cell (derived from the search)")
+        picture = draw_cell(self.net.derive(), run_dir / "cell.png", "DARTS cell (derived from the search)")
         return [*files, genotype, picture]
 
     def test_report(self) -> dict:

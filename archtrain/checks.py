@@ -328,6 +328,12 @@ KNOB_RULES = {
     ),
     **dict.fromkeys(("backbone_layers", "damping"), NON_NEGATIVE),
     "factor_decay": FRACTION,
+    # architecture search (archtrain/models/darts.py, archtrain/tasks/darts.py)
+    "cells": AT_LEAST_ONE,
+    "arch_lr": POSITIVE,
+    **dict.fromkeys(("arch_weight_decay", "genotype_seed"), NON_NEGATIVE),
+    # CLIP (archtrain/models/clip.py)
+    **dict.fromkeys(("embed_dim", "text_width", "text_layers", "text_heads"), AT_LEAST_ONE),
 }
 
 

@@ -20,7 +20,8 @@ GRAPHS = {
 }  # test_graphs.py
 ENERGY_BASED = {"rbm", "hopfield", "modern_hopfield"}  # sampled or recalled, no head: their own tasks drive them
 DENOISERS = {"ddpm", "ddpm_mlp"}  # predict the noise in their input: the diffusion task drives them
-NO_HEAD = ADVERSARIAL | ENERGY_BASED | DENOISERS
+CONTRASTIVE = {"clip"}  # embeds images and captions into one space: task=clip drives it (test_clip.py)
+NO_HEAD = ADVERSARIAL | ENERGY_BASED | DENOISERS | CONTRASTIVE
 MODELS = [name for name in CONFIGS if name not in NO_HEAD | GRAPHS]
 MAP_FEATURES = {"squeezenet"}  # no dense layer: its head reads the feature map (batch, channels, height, width)
 BATCH, TIME, VOCAB, CLASSES = 3, 6, 11, 5

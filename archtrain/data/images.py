@@ -161,6 +161,11 @@ def draw_shape(
     return np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255
 
 
+def paint(mask: np.ndarray, foreground: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """A (C, H, W) picture: `foreground` where the mask covers, `background` elsewhere (one value per channel)."""
+    return background[:, None, None] + (foreground - background)[:, None, None] * mask
+
+
 class Shapes(ImageClasses):
     """Generated pictures of simple shapes, the task of Rosenblatt's Mark I perceptron: a random
     position, size and rotation for each, Gaussian pixel noise, and random colours with 3 channels."""
@@ -191,15 +196,24 @@ class Shapes(ImageClasses):
         labels = rng.permutation(np.arange(self.samples) % len(names))  # balanced classes
         images = np.empty((self.samples, self.channels, size, size), dtype=np.float32)
         for i, label in enumerate(labels):
-            radius = rng.uniform(0.25, 0.45) * size
-            center = tuple(rng.uniform(radius, size - radius, 2))
-            mask = draw_shape(names[label], size, center, radius, rng.uniform(0, 2 * math.pi))
+            mask = self.mask(rng, names[label], rng.uniform(0.25, 0.45))
             foreground = np.ones(1) if self.channels == 1 else rng.random(3)
             # Each channel of the background differs from the shape's by 0.3 to 0.7: always visible.
             background = np.zeros(1) if self.channels == 1 else (foreground + rng.uniform(0.3, 0.7, 3)) % 1
-            images[i] = background[:, None, None] + (foreground - background)[:, None, None] * mask
+            images[i] = paint(mask, foreground, background)
+        return self.noisy(rng, images), torch.from_numpy(labels).long()
+
+    def mask(self, rng: np.random.Generator, shape: str, radius: float) -> np.ndarray:
+        """`shape`'s coverage mask with `radius` (a fraction of the side), at a random place and angle."""
+        size = self.image_size
+        radius *= size
+        center = tuple(rng.uniform(radius, size - radius, 2))
+        return draw_shape(shape, size, center, radius, rng.uniform(0, 2 * math.pi))
+
+    def noisy(self, rng: np.random.Generator, images: np.ndarray) -> torch.Tensor:
+        """The images with the Gaussian pixel noise added, clipped to [0, 1]."""
         images += self.noise * rng.standard_normal(images.shape, dtype=np.float32)
-        return torch.from_numpy(images.clip(0, 1)), torch.from_numpy(labels).long()
+        return torch.from_numpy(images.clip(0, 1))
 
     def load(self):
         x, y = self.generate()

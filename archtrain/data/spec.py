@@ -37,6 +37,8 @@ class DataSpec:
     mode_std: float = 0.0  # and their standard deviation
     time_gaps: bool | None = None  # series sampled at irregular times: True when the last feature is the gap
     num_graphs: int | None = None  # graph data: how many graphs (1: one graph, split by node masks)
+    prompts: tuple = ()  # captioned images: each class's zero-shot prompt as token ids
+    held_out: tuple = ()  # and the classes that only the test split holds
 
     def standardize(self, x: torch.Tensor) -> torch.Tensor:
         """New raw inputs (batch, features) or (batch, channels, height, width), scaled as the data's own were."""

@@ -25,7 +25,27 @@ MEANING = {
     "autoregression": "a series cut into forecast windows",
     "max_len": "source-target pairs",
     "special": "special tokens ([MASK], [PAD], ...)",
+    "prompts": "captions and class prompts",
 }
+
+
+def manual_optimization_problems(cfg: DictConfig) -> list[str]:
+    """What a task that steps its own optimizers cannot honour: L-BFGS's closure, accumulation, schedules, L1."""
+    name, found = cfg.task.name, []
+    if cfg.optim._target_ == "torch.optim.LBFGS":
+        found.append(f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps its optimizers on two losses")
+    if cfg.trainer.accumulate_grad_batches > 1:
+        found.append(
+            f"task={name} steps its optimizers itself and cannot accumulate gradients "
+            f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)"
+        )
+    if (cfg.get("scheduler") or {}).get("_target_"):
+        found.append(
+            f"task={name} steps its optimizers itself and takes no learning-rate schedule (use scheduler=none)"
+        )
+    if "l1" in (cfg.get("regularizer") or {}):
+        found.append(f"regularizer=l1 adds to a single training loss; task={name} has two")
+    return found
 
 
 class RunningMean:

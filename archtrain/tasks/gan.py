@@ -7,7 +7,7 @@ import torch
 from hydra.utils import get_class
 
 from archtrain.models.gan import Adversarial
-from archtrain.tasks.base import RunningMean, SeededScoring
+from archtrain.tasks.base import RunningMean, SeededScoring, manual_optimization_problems
 from archtrain.tasks.generative import Generative, unit_pixels_problem
 from archtrain.training.adversarial import ADVERSARIAL_LOSSES, gradient_penalty
 from archtrain.training.optim import build_optimizer
@@ -32,7 +32,7 @@ class GanTask(SeededScoring, Generative):
 
     @classmethod
     def problems(cls, cfg, spec):
-        name, regularizer = cfg.task.name, cfg.get("regularizer") or {}
+        name = cfg.task.name
         found = super().problems(cfg, spec)
         if not issubclass(get_class(cfg.model._target_), Adversarial):
             found.append(
@@ -45,21 +45,7 @@ class GanTask(SeededScoring, Generative):
                 "across the batch; use model.discriminator_norm=none"
             )
         found += unit_pixels_problem(cfg)
-        if cfg.optim._target_ == "torch.optim.LBFGS":
-            found.append(
-                f"optim=lbfgs re-evaluates one loss in a closure; task={name} steps two networks on two losses"
-            )
-        if cfg.trainer.accumulate_grad_batches > 1:
-            found.append(
-                f"task={name} steps its optimizers itself and cannot accumulate gradients "
-                f"(drop regularizer=accumulate or trainer.accumulate_grad_batches)"
-            )
-        if (cfg.get("scheduler") or {}).get("_target_"):
-            found.append(
-                f"task={name} steps its optimizers itself and takes no learning-rate schedule (use scheduler=none)"
-            )
-        if "l1" in regularizer:
-            found.append(f"regularizer=l1 adds to a single training loss; task={name} has two")
+        found += manual_optimization_problems(cfg)
         return found
 
     def __init__(

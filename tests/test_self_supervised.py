@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import QUICK, train
+from conftest import QUICK, resume, train
 from test_bad_input import one_error_line, run_main  # noqa: F401
 
 from archtrain.data.base import labelled_share
@@ -229,3 +229,17 @@ def test_eval_names_linear_probe_and_refuses_other_tasks_in_one_line(workdir, ca
     assert "task=linear_probe" in evaluate.USAGE
     assert run_main(["eval", "run=nowhere", "task=probe"]) == 2
     assert "task=probe: choose from linear_probe" in one_error_line(capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["moco", "byol"])
+def test_a_resumed_pretraining_matches_the_uninterrupted_one(task, workdir, one_thread):
+    """The queue, the EMA target and the views' random numbers all travel in the checkpoint."""
+    common = [*TINY_ENCODER, f"task={task}", "task.probe_every=0", "trainer.limit_train_batches=6"]
+    whole = train(workdir / "whole", *common, "trainer.max_epochs=2")
+    train(workdir / "part", *common, "trainer.max_epochs=1")
+    resumed = resume(workdir / "part", "trainer.max_epochs=2")
+    assert resumed["status"] == "completed"
+    a, b = (torch.load(workdir / run / "checkpoints" / "last.ckpt")["state_dict"] for run in ("whole", "part"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed["test"] == whole["test"]

@@ -23,6 +23,6 @@ def test_the_wheel_carries_every_module_config_and_data_file(tmp_path):
         capture_output=True,
     )
     names = set(zipfile.ZipFile(next(tmp_path.glob("archtrain-*.whl"))).namelist())
-    expected = {f"archtrain/{name}" for name in files_under(ROOT / "archtrain", (".py", ".txt"))}
+    expected = {f"archtrain/{name}" for name in files_under(ROOT / "archtrain", (".py", ".txt", ".json"))}
     expected |= {f"archtrain/conf/{name}" for name in files_under(ROOT / "conf", (".py", ".yaml"))}
     assert len(expected) > 200 and not expected - names, sorted(expected - names)

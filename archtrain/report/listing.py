@@ -59,9 +59,11 @@ def runs_table(folder: str = "outputs") -> Table:
         table.add_column(column, overflow="fold")
     for column in ("best", "test", "epochs", "time"):
         table.add_column(column, justify="right")
-    table.add_column("compressed (vs source)", overflow="fold")
-    for summary_file in sorted(root.rglob("summary.json")):
-        summary = RunDir(summary_file.parent).read_summary()
+    runs = [(file, RunDir(file.parent).read_summary()) for file in sorted(root.rglob("summary.json"))]
+    compressed = any(summary.get("footprint") for _, summary in runs)
+    if compressed:
+        table.add_column("compressed (vs source)", overflow="fold")
+    for summary_file, summary in runs:
         best = summary.get("best") or {}
         metric = best.get("metric") or ""
         test = (summary.get("test") or {}).get(metric.replace("val/", "test/", 1))
@@ -77,7 +79,7 @@ def runs_table(folder: str = "outputs") -> Table:
             _number(test),
             _number(summary.get("epochs")),
             "" if total is None else f"{total:.1f} s",
-            in_brief(summary),
+            *([in_brief(summary)] if compressed else []),
         )
     return table
 

@@ -106,6 +106,17 @@ def test_cfc_reads_the_time_gaps_as_timespans():
     assert not torch.allclose(net(x), net(stretched))  # same values, other times: another reading
 
 
+def test_cfc_mixed_memory_and_gaps_as_input():
+    torch.manual_seed(0)
+    net = CfCNet(2, 4, units=8, backbone_units=8, time_gaps=True, mixed_memory=True, gaps_as_input=True)
+    assert net.cell.input_size == 2 and net.memory.input_map.in_features == 2  # value and gap
+    x = torch.randn(3, 5, 2).abs()
+    early = x.clone()
+    early[:, 0, 0] += 3  # change only the first value: the memory carries it to the last state
+    assert not torch.allclose(net(x), net(early))
+    assert CfCNet(2, 4, units=8, backbone_units=8).memory is None
+
+
 def test_cfc_gets_time_gaps_from_the_data_spec():
     cfg = OmegaConf.load(CONF / "model" / "cfc.yaml")
     cfg.pop("defaults")
@@ -117,7 +128,7 @@ def test_cfc_gets_time_gaps_from_the_data_spec():
 def test_cfc_learns_irregular_waveforms():
     torch.manual_seed(0)
     x, y = irregular_waveforms(128, 24, 0.1, torch.Generator().manual_seed(0))
-    net = CfCNet(2, 4, units=16, backbone_units=16, time_gaps=True)
+    net = CfCNet(2, 4, units=16, backbone_units=16, time_gaps=True, mixed_memory=True, gaps_as_input=True)
     losses = fit(net, x, y, 40)
     accuracy = (net(x).argmax(1) == y).float().mean().item()
     assert losses[-1] < 0.6 * losses[0] and accuracy > 0.5  # chance: 0.25

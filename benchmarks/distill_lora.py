@@ -1,11 +1,12 @@
 """The distillation and LoRA figures of docs/COMPRESSION.md, trained through archtrain.
 
-    python benchmarks/distill_lora.py [distill] [lora] [--text=/path/to/other.txt]
+    python benchmarks/distill_lora.py [distill] [lora] [--text=/path/to/other.txt] [--d_model=128]
 
 distill: a ResNet teacher on digits, then a small MLP student distilled from it and the same student
 trained alone, 3 seeds (the teacher of each seed splits the data as its students do).
 lora: a GPT pretrained on Python's documentation, then adapted to another text (--text, e.g. Tiny
-Shakespeare) by rank-8 LoRA and by full fine-tuning for the same steps; the LoRA run is exported to ONNX.
+Shakespeare) by rank-8 LoRA (with and without the layer norms and the token embedding training too) and by
+full fine-tuning for the same steps; the last LoRA run is exported to ONNX. --d_model: the GPT's width.
 Prints markdown tables (runs go to a temporary folder).
 """
 
@@ -22,7 +23,15 @@ SEEDS = (0, 1, 2)
 TEACHER = ["model=resnet", "regularizer=augment", "trainer.max_epochs=20"]
 STUDENT = ["model=mlp", "trainer.max_epochs=30"]  # depth 2, width 256: 85k parameters, the teacher 700k
 DISTILL = ["task=distill", "task.temperature=4", "task.soft_weight=0.5"]
-GPT = ["model=gpt", "model.num_layers=2", "model.d_model=128", "task.sample_length=0", "trainer.max_epochs=4"]
+GPT = ["model=gpt", "model.num_layers=2", "task.sample_length=0", "trainer.max_epochs=4"]
+LORA = ["transform=[weights,lora]", "transform.lora.rank=8", "optim.lr=0.003"]  # 3x full fine-tuning's lr
+ADAPTED = {  # name -> overrides; each trains 400 steps like full fine-tuning
+    "LoRA rank 8, attention projections (default)": [],
+    "LoRA rank 8, attention projections, layer norms train": ["transform.lora.also_train=[norm]"],
+    "LoRA rank 8, attention projections, token embedding (= head) and layer norms train": [
+        "transform.lora.also_train=[token,norm]"
+    ],
+}
 
 
 def run(name: str, *overrides: str, verb: list[str] | None = None) -> dict:
@@ -56,35 +65,35 @@ def distill() -> None:
         print(f"| {name} | {spread(values)} | {', '.join(f'{v:.4f}' for v in values)} |")
 
 
-def lora(text: str) -> None:
-    shared = [f"data.vocab_with={text}"]
-    pretrained = run("gpt-pydoc", *GPT, *shared)
+def lora(text: str, d_model: int) -> None:
+    gpt = [*GPT, f"model.d_model={d_model}"]
+    pretrained = run("gpt-pydoc", *gpt, f"data.vocab_with={text}")
     target = [f"data.path={text}", "data.vocab_with=pydoc", f"transform.weights.path={ROOT / 'gpt-pydoc'}"]
-    adapted = run("gpt-lora", *GPT, *target, "transform=[weights,lora]", "transform.lora.rank=8", "optim.lr=0.003")
-    full = run("gpt-full", *GPT, *target, "transform=[weights]")
-    scratch = run("gpt-scratch", *GPT, f"data.path={text}", "data.vocab_with=pydoc")
+    runs = {
+        "pretrained on pydoc, on its own val split": pretrained,
+        "from scratch on the new text": run("gpt-scratch", *gpt, f"data.path={text}", "data.vocab_with=pydoc"),
+        "full fine-tuning": run("gpt-full", *gpt, *target, "transform=[weights]"),
+    }
+    for number, (name, overrides) in enumerate(ADAPTED.items()):
+        runs[name] = run(f"gpt-lora-{number}", *gpt, *target, *LORA, *overrides)
     print("| run | trainable parameters | best val/loss (nats per character) | test/loss |\n|---|---:|---:|---:|")
-    for name, summary in (
-        ("pretrained on pydoc, on its own val split", pretrained),
-        ("from scratch on the new text", scratch),
-        ("full fine-tuning", full),
-        ("LoRA rank 8 (attention projections)", adapted),
-    ):
+    for name, summary in runs.items():
         share = summary["trainable_parameters"] / summary["parameters"]
         print(
             f"| {name} | {summary['trainable_parameters']:,} ({share:.1%}) | {summary['best']['value']:.3f} | "
             f"{summary['test']['test/loss']:.3f} |"
         )
-    archtrain(["export", f"run={ROOT / 'gpt-lora'}", "format=onnx"])
+    archtrain(["export", f"run={ROOT / f'gpt-lora-{len(ADAPTED) - 1}'}", "format=onnx"])
 
 
 if __name__ == "__main__":
     parts = [a for a in sys.argv[1:] if not a.startswith("--")] or ["distill", "lora"]
-    text = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--text=")), None)
+    options = dict(a[2:].split("=", 1) for a in sys.argv[1:] if a.startswith("--"))
+    text = options.get("text")
     if "distill" in parts:
         distill()
     if "lora" in parts:
         if text is None:
             sys.exit("lora needs --text=<a UTF-8 text other than Python's documentation>")
-        lora(text)
+        lora(text, int(options.get("d_model", 128)))
     print(f"runs in {ROOT}")

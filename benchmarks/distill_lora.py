@@ -21,8 +21,20 @@ from archtrain.cli import main as archtrain
 ROOT = Path(tempfile.mkdtemp(prefix="distill-lora-"))
 SEEDS = (0, 1, 2)
 TEACHER = ["model=resnet", "regularizer=augment", "trainer.max_epochs=20"]
-STUDENT = ["model=mlp", "trainer.max_epochs=30"]  # depth 2, width 256: 85k parameters, the teacher 700k
-DISTILL = ["task=distill", "task.temperature=4", "task.soft_weight=0.5"]
+MLP = ["model=mlp", "trainer.max_epochs=30"]  # depth 2, width 256: 85k parameters, the teacher 700k
+AUGMENT = "regularizer=augment"  # the student's batches augmented; the teacher labels the augmented batch
+SMALL = ["model.depth=1", "model.width=32"]
+SETTINGS = {  # name -> (the student, alone and distilled; the distillation knobs)
+    "2x256, 30 epochs, T 4, w 0.5": (MLP, [4, 0.5]),
+    "2x256, 30 epochs, T 4, w 0.9": (MLP, [4, 0.9]),
+    "2x256, 30 epochs, T 2, w 0.5": (MLP, [2, 0.5]),
+    "2x256, 30 epochs, T 1, w 0.5": (MLP, [1, 0.5]),
+    "2x256, 5 epochs, T 4, w 0.5": ([*MLP, "trainer.max_epochs=5"], [4, 0.5]),
+    "2x256, 5 epochs, T 4, w 0.9": ([*MLP, "trainer.max_epochs=5"], [4, 0.9]),
+    "2x256, 30 epochs, augmented, T 4, w 0.9": ([*MLP, AUGMENT], [4, 0.9]),
+    "2x256, 30 epochs, augmented, T 2, w 0.5": ([*MLP, AUGMENT], [2, 0.5]),
+    "1x32, 30 epochs, augmented, T 4, w 0.9": ([*MLP, *SMALL, AUGMENT], [4, 0.9]),
+}
 GPT = ["model=gpt", "model.num_layers=2", "task.sample_length=0", "trainer.max_epochs=4"]
 LORA = ["transform=[weights,lora]", "transform.lora.rank=8", "optim.lr=0.003"]  # 3x full fine-tuning's lr
 ADAPTED = {  # name -> overrides; each trains 400 steps like full fine-tuning
@@ -51,18 +63,24 @@ def spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f} (min {min(values):.4f})"
 
 
+def accuracy(name: str, *overrides: str) -> float:
+    return run(name, *overrides)["test"]["test/acc"]
+
+
 def distill() -> None:
-    accuracy = {"teacher (resnet)": [], "student alone": [], "student distilled": []}
-    for seed in SEEDS:
-        teacher = f"teacher-{seed}"
-        accuracy["teacher (resnet)"].append(run(teacher, *TEACHER, f"seed={seed}")["test"]["test/acc"])
-        alone = run(f"alone-{seed}", *STUDENT, f"seed={seed}")
-        taught = run(f"distilled-{seed}", *STUDENT, *DISTILL, f"task.teacher={ROOT / teacher}", f"seed={seed}")
-        accuracy["student alone"].append(alone["test"]["test/acc"])
-        accuracy["student distilled"].append(taught["test"]["test/acc"])
-    print("| digits, test accuracy | mean ± sd (min), 3 seeds | per seed |\n|---|---|---|")
-    for name, values in accuracy.items():
-        print(f"| {name} | {spread(values)} | {', '.join(f'{v:.4f}' for v in values)} |")
+    """Each seed's teacher teaches every setting's student of that seed."""
+    teachers = [accuracy(f"teacher-{seed}", *TEACHER, f"seed={seed}") for seed in SEEDS]
+    print(f"teacher (resnet, augmented, 20 epochs): {spread(teachers)}")
+    print("| student, distillation | alone | distilled | gain per seed |\n|---|---|---|---|")
+    for number, (name, (student, (temperature, weight))) in enumerate(SETTINGS.items()):
+        knobs = ["task=distill", f"task.temperature={temperature}", f"task.soft_weight={weight}"]
+        alone, taught = [], []
+        for seed in SEEDS:
+            alone.append(accuracy(f"alone-{number}-{seed}", *student, f"seed={seed}"))
+            teacher = f"task.teacher={ROOT / f'teacher-{seed}'}"
+            taught.append(accuracy(f"distilled-{number}-{seed}", *student, *knobs, teacher, f"seed={seed}"))
+        gains = ", ".join(f"{b - a:+.4f}" for a, b in zip(alone, taught))
+        print(f"| {name} | {spread(alone)} | {spread(taught)} | {gains} |")
 
 
 def lora(text: str, d_model: int) -> None:

@@ -37,11 +37,23 @@ SETTINGS = {  # name -> (the student, alone and distilled; the distillation knob
 }
 GPT = ["model=gpt", "model.num_layers=2", "task.sample_length=0", "trainer.max_epochs=4"]
 LORA = ["transform=[weights,lora]", "transform.lora.rank=8", "optim.lr=0.003"]  # 3x full fine-tuning's lr
+FEED_FORWARD, EVERY_LINEAR = (
+    "transform.lora.target_modules=[ff.0,ff.2]",
+    "transform.lora.target_modules=[in_proj,out,ff.0,ff.2]",
+)
 ADAPTED = {  # name -> overrides; each trains 400 steps like full fine-tuning
     "LoRA rank 8, attention projections (default)": [],
-    "LoRA rank 8, attention projections, layer norms train": ["transform.lora.also_train=[norm]"],
-    "LoRA rank 8, attention projections, token embedding (= head) and layer norms train": [
+    "LoRA rank 8, attention, layer norms train": ["transform.lora.also_train=[norm]"],
+    "LoRA rank 8, attention, token embedding (= head) and layer norms train": [
         "transform.lora.also_train=[token,norm]"
+    ],
+    "LoRA rank 8, feed-forward, token embedding and layer norms train": [
+        FEED_FORWARD,
+        "transform.lora.also_train=[token,norm]",
+    ],
+    "LoRA rank 8, every linear layer, token embedding and layer norms": [
+        EVERY_LINEAR,
+        "transform.lora.also_train=[token,norm]",
     ],
 }
 
@@ -101,7 +113,7 @@ def lora(text: str, d_model: int) -> None:
             f"| {name} | {summary['trainable_parameters']:,} ({share:.1%}) | {summary['best']['value']:.3f} | "
             f"{summary['test']['test/loss']:.3f} |"
         )
-    archtrain(["export", f"run={ROOT / f'gpt-lora-{len(ADAPTED) - 1}'}", "format=onnx"])
+    archtrain(["export", f"run={ROOT / 'gpt-lora-3'}", "format=onnx"])  # feed-forward + embedding, merged
 
 
 if __name__ == "__main__":

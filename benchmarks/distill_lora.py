@@ -51,6 +51,10 @@ ADAPTED = {  # name -> overrides; each trains 400 steps like full fine-tuning
         FEED_FORWARD,
         "transform.lora.also_train=[token,norm]",
     ],
+    "LoRA rank 8, attention output and feed-forward, token embedding and layer norms": [
+        "transform.lora.target_modules=[out,ff.0,ff.2]",
+        "transform.lora.also_train=[token,norm]",
+    ],
     "LoRA rank 8, every linear layer, token embedding and layer norms": [
         EVERY_LINEAR,
         "transform.lora.also_train=[token,norm]",
@@ -113,7 +117,7 @@ def lora(text: str, d_model: int) -> None:
             f"| {name} | {summary['trainable_parameters']:,} ({share:.1%}) | {summary['best']['value']:.3f} | "
             f"{summary['test']['test/loss']:.3f} |"
         )
-    archtrain(["export", f"run={ROOT / 'gpt-lora-3'}", "format=onnx"])  # feed-forward + embedding, merged
+    archtrain(["export", f"run={ROOT / 'gpt-lora-4'}", "format=onnx"])  # output + feed-forward + embedding, merged
 
 
 if __name__ == "__main__":

@@ -69,6 +69,16 @@ def test_merged_adapters_compute_what_the_adapted_net_computes(one_thread, name)
     assert set(merged.state_dict()) == set(tiny_net(name)[0].state_dict())  # a plain net of the family again
 
 
+def test_also_train_keeps_the_named_parameters_learning_beside_the_adapters(one_thread):
+    net, x = tiny_net("gpt")
+    report = LoRA(rank=4, also_train=["norm", "bias"])(net, SPECS["text"])
+    trainable = {n: p.numel() for n, p in net.named_parameters() if p.requires_grad}
+    extra = {n for n in trainable if "lora_" not in n}
+    assert extra and all("norm" in n or n.endswith("bias") for n in extra)
+    assert {"norm.weight", "blocks.0.attn.in_proj.base_layer.bias"} <= extra
+    assert report["trainable_parameters"] == sum(trainable.values())
+
+
 def test_a_convolution_adapts_when_named(one_thread):
     net, x = tiny_net("lenet5")
     report = LoRA(rank=2, target_modules=["trunk.0"])(net, SPECS["image"])
@@ -87,6 +97,7 @@ def test_a_convolution_adapts_when_named(one_thread):
         ("mlp", {"target_modules": ["nothing"]}, "transform.lora.target_modules: "),
         ("transformer", {"target_modules": ["cross_attn.in_proj"]}, "slices of its weight"),
         ("mlp", {"rank": 0}, "transform.lora.rank=0: must be an integer of at least 1"),
+        ("mlp", {"also_train": ["nothing"]}, "transform.lora.also_train: no parameter name contains nothing"),
         ("gpt", {"target_modules": ["token"]}, "token shares its weight with head.weight"),  # tied to the head
     ],
 )

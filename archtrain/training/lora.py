@@ -40,13 +40,15 @@ def default_targets(net: nn.Module) -> list[str]:
 @dataclass
 class LoRA:
     """Adapters of rank `rank` scaled by `alpha / rank` on the `target_modules` (names, or name endings, of
-    layers; null: `default_targets`); every other parameter stops learning. On resume the
+    layers; null: `default_targets`); every other parameter stops learning, except those whose names contain
+    a part in `also_train` (e.g. the layer norms and biases, a few hundred parameters a layer). On resume the
     adapters are made again and the checkpoint restores them."""
 
     rank: int = 8
     alpha: float = 16.0
     dropout: float = 0.0
     target_modules: list[str] | None = None
+    also_train: list[str] | None = None  # parts of parameter names that train too, e.g. [norm, bias]
     source_run: str | None = None  # the pretrained run, for the report
     name: str = "lora"
     on_resume = True
@@ -75,8 +77,12 @@ class LoRA:
                 f"{where}.target_modules: {layer} shares its weight with {others} (tied weights), which its "
                 f"adapter, merged, would change too; adapt other layers"
             )
+        also = list(self.also_train or [])
+        unmatched = [part for part in also if not any(part in name for name, _ in net.named_parameters())]
+        if unmatched:
+            raise ArchtrainError(f"{where}.also_train: no parameter name contains {', '.join(unmatched)}")
         for parameter_name, parameter in net.named_parameters():
-            parameter.requires_grad_(ADAPTER_PREFIX in parameter_name)
+            parameter.requires_grad_(any(part in parameter_name for part in [ADAPTER_PREFIX, *also]))
         adapted = sorted(name for name, module in net.named_modules() if is_adapted(module))
         if any(name.endswith(CROSS_INPUT) for name in adapted):
             raise ArchtrainError(

@@ -6,7 +6,6 @@ archtrain, each measured on what it is known for.
 Prints markdown tables and writes PNGs to docs/img/ (runs go to a temporary folder).
 """
 
-import json
 import shutil
 import sys
 import tempfile
@@ -16,11 +15,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from common import per_epoch, train  # noqa: E402
 
 from archtrain.assemble import load_run  # noqa: E402
-from archtrain.cli import main as archtrain  # noqa: E402
 from archtrain.models.hopfield import HopfieldNetwork, ModernHopfield  # noqa: E402
 from archtrain.tasks.hopfield import corrupt  # noqa: E402
 
@@ -31,18 +29,7 @@ ROOT = Path(tempfile.mkdtemp(prefix="classic-"))
 def run(name: str, *overrides: str) -> tuple[dict, Path]:
     """One archtrain run in this process; its summary and directory."""
     run_dir = ROOT / name
-    argv = sys.argv
-    try:
-        archtrain([*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
-    except SystemExit:
-        pass
-    finally:
-        sys.argv = argv
-    return json.loads((run_dir / "summary.json").read_text()), run_dir
-
-
-def per_epoch(run_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(run_dir / "metrics.csv").groupby("epoch").mean()
+    return train(run_dir, *overrides), run_dir
 
 
 def rbf() -> None:
@@ -169,10 +156,10 @@ def raster(run_dir: Path) -> None:
         inputs, hidden = parts.net.run(x[:1])
         logits = parts.net.head(hidden.sum(0))[0]
     figure, axes = plt.subplots(1, 3, figsize=(10, 3.2), gridspec_kw={"width_ratios": [2, 2, 1]})
-    for ax, (label, train) in zip(axes, (("input spikes (64 pixels)", inputs), ("LIF layer (128 neurons)", hidden))):
-        steps, neurons = torch.nonzero(train[:, 0], as_tuple=True)
+    for ax, (label, spikes) in zip(axes, (("input spikes (64 pixels)", inputs), ("LIF layer (128 neurons)", hidden))):
+        steps, neurons = torch.nonzero(spikes[:, 0], as_tuple=True)
         ax.scatter(steps, neurons, marker="|", s=12, color="black")
-        ax.set(xlabel="time step", ylabel="neuron", title=label, xlim=(-1, len(train)), ylim=(-1, train.shape[2]))
+        ax.set(xlabel="time step", ylabel="neuron", title=label, xlim=(-1, len(spikes)), ylim=(-1, spikes.shape[2]))
     axes[2].barh(range(10), torch.softmax(logits, 0).numpy(), color="grey")
     axes[2].set(xlabel="probability", ylabel="class", yticks=range(10), title="readout")
     figure.suptitle(f"one test digit (a {y[0].item()}): {int(hidden.sum())} spikes in the LIF layer", fontsize=9)

@@ -6,14 +6,13 @@ Prints markdown tables (runs go to a temporary folder). Every figure is the run'
 `footprint`: the compressed model beside the run it came from.
 """
 
-import json
 import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from archtrain.cli import main as archtrain
+from common import train
 
 ROOT = Path(os.environ.get("COMPRESSION_RUNS") or tempfile.mkdtemp(prefix="compression-"))  # reuse with the variable
 DENSE = {"mlp": ["model=mlp", "trainer.max_epochs=20"], "vgg": ["model=vgg", "trainer.max_epochs=10"]}
@@ -22,14 +21,7 @@ DENSE = {"mlp": ["model=mlp", "trainer.max_epochs=20"], "vgg": ["model=vgg", "tr
 def run(name: str, *overrides: str) -> tuple[dict, Path]:
     """One archtrain run in this process; its summary and directory."""
     run_dir = ROOT / name
-    argv = sys.argv
-    try:
-        archtrain([*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
-    except SystemExit:
-        pass
-    finally:
-        sys.argv = argv
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = train(run_dir, *overrides)
     if summary["status"] != "completed":
         raise SystemExit(f"{name}: {summary['error']}")
     return summary, run_dir

@@ -10,13 +10,12 @@ full fine-tuning for the same steps; the last LoRA run is exported to ONNX. --d_
 Prints markdown tables (runs go to a temporary folder).
 """
 
-import json
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from archtrain.cli import main as archtrain
+from common import train
 
 ROOT = Path(tempfile.mkdtemp(prefix="distill-lora-"))
 SEEDS = (0, 1, 2)
@@ -64,15 +63,7 @@ ADAPTED = {  # name -> overrides; each trains 400 steps like full fine-tuning
 
 def run(name: str, *overrides: str, verb: list[str] | None = None) -> dict:
     """One archtrain run (or verb) in this process; the run's summary."""
-    run_dir = ROOT / name
-    argv = sys.argv
-    try:
-        archtrain(verb or [*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
-    except SystemExit:
-        pass
-    finally:
-        sys.argv = argv
-    return json.loads((run_dir / "summary.json").read_text())
+    return train(ROOT / name, *overrides, arguments=verb)
 
 
 def spread(values: list[float]) -> str:
@@ -117,7 +108,8 @@ def lora(text: str, d_model: int) -> None:
             f"| {name} | {summary['trainable_parameters']:,} ({share:.1%}) | {summary['best']['value']:.3f} | "
             f"{summary['test']['test/loss']:.3f} |"
         )
-    archtrain(["export", f"run={ROOT / 'gpt-lora-4'}", "format=onnx"])  # output + feed-forward + embedding, merged
+    merged = ROOT / "gpt-lora-4"  # output + feed-forward + embedding, merged
+    train(merged, arguments=["export", f"run={merged}", "format=onnx"])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@
 Prints markdown tables and writes PNGs to docs/img/ (runs go to a temporary folder).
 """
 
-import json
 import multiprocessing
 import resource
 import sys
@@ -20,11 +19,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from common import train  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from archtrain.assemble import load_run  # noqa: E402
 from archtrain.catalog import CONF  # noqa: E402
-from archtrain.cli import main as archtrain  # noqa: E402
 from archtrain.data.images import Digits  # noqa: E402
 from archtrain.data.trajectories import spiral_derivative, spirals  # noqa: E402
 from archtrain.models import build_net  # noqa: E402
@@ -38,14 +37,7 @@ ROOT = Path(tempfile.mkdtemp(prefix="frontier-"))
 def run(name: str, *overrides: str) -> tuple[dict, Path]:
     """One archtrain run in this process; its summary and directory."""
     run_dir = ROOT / name
-    argv = sys.argv
-    try:
-        archtrain([*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
-    except SystemExit:
-        pass
-    finally:
-        sys.argv = argv
-    return json.loads((run_dir / "summary.json").read_text()), run_dir
+    return train(run_dir, *overrides), run_dir
 
 
 def spiral() -> None:

@@ -7,7 +7,6 @@ of the same shape; clip: CLIP on captioned shapes, zero-shot accuracy on seen an
 Prints markdown tables and writes PNGs to docs/img/ (runs go to a temporary folder).
 """
 
-import json
 import shutil
 import statistics
 import sys
@@ -15,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 import torch
+from common import train
 
 from archtrain.assemble import load_run
-from archtrain.cli import main as archtrain
 from archtrain.models.darts import random_genotype
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
@@ -28,14 +27,7 @@ EPOCHS = 10
 def run(name: str, *overrides: str) -> tuple[dict, Path]:
     """One archtrain run in this process; its summary and directory."""
     run_dir = ROOT / name
-    argv = sys.argv
-    try:
-        archtrain([*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
-    except SystemExit:
-        pass
-    finally:
-        sys.argv = argv
-    return json.loads((run_dir / "summary.json").read_text()), run_dir
+    return train(run_dir, *overrides), run_dir
 
 
 def darts() -> None:

@@ -9,7 +9,6 @@ Prints markdown tables and writes PNGs to docs/img/ (runs go to a temporary fold
 those of the docs' figures, on a shared 2-core CPU.
 """
 
-import json
 import shutil
 import statistics
 import sys
@@ -21,10 +20,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from common import per_epoch, train  # noqa: E402
 
-from archtrain.cli import main as archtrain  # noqa: E402
 from archtrain.tasks.siamese import EPISODES, one_shot_accuracy  # noqa: E402
 from archtrain.verbs.evaluate import probe  # noqa: E402
 from archtrain.verbs.runs import load_parts  # noqa: E402
@@ -46,18 +44,7 @@ SEEDS = (0, 1, 2)
 def run(name: str, *overrides: str) -> tuple[dict, Path]:
     """One archtrain run in this process; its summary and directory."""
     run_dir = ROOT / name
-    argv = sys.argv
-    try:
-        archtrain([*overrides, "progress_bar=false", "hardware.threads=1", f"hydra.run.dir={run_dir}"])
-    except SystemExit:
-        pass
-    finally:
-        sys.argv = argv
-    return json.loads((run_dir / "summary.json").read_text()), run_dir
-
-
-def per_epoch(run_dir: Path) -> pd.DataFrame:
-    return pd.read_csv(run_dir / "metrics.csv").groupby("epoch").mean()
+    return train(run_dir, *overrides), run_dir
 
 
 def pretrain(name: str, data: str, task: str, *extra: str, seed: int = 0) -> tuple[dict, Path]:

@@ -10,4 +10,6 @@ KNOB_CHOICES = {
     "nonlinearity": ("tanh", "relu"),  # of an Elman RNN's cell
     "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),  # debug.profiler
+    "captions": ("full", "varied"),  # data=captioned_shapes: archtrain/data/captions.py CAPTIONS
+    "text_encoder": ("transformer", "words"),  # model=clip's text side
 }

@@ -136,3 +136,19 @@ def test_the_default_clip_classifies_seen_pairs_zero_shot(tmp_path):
     assert summary["status"] == "completed", summary["error"]
     assert summary["zero_shot"]["seen_acc"] > 0.7  # 30 epochs: 0.93 (docs/FRONTIER.md)
     assert summary["zero_shot"]["held_out_acc"] > 0.0625  # chance, which it only just beats
+
+
+@pytest.mark.slow
+def test_with_more_combinations_held_out_pairs_are_classified_well_above_chance(tmp_path):
+    summary = train(
+        tmp_path / "run",
+        "model=clip",
+        "model.text_encoder=words",
+        "data.colours=[red,green,blue,yellow,magenta,cyan,white]",
+        "data.shapes=[circle,triangle,square,cross,star,ring]",
+        "data.held_out=[red circle,green triangle,blue square,yellow cross,magenta star,cyan ring,white circle]",
+        "trainer.max_epochs=20",
+        "hardware.threads=1",
+    )
+    assert summary["status"] == "completed", summary["error"]
+    assert summary["zero_shot"]["held_out_acc"] > 4 / 42  # 4x chance; measured 0.253 (docs/FRONTIER.md)

@@ -211,7 +211,9 @@ def test_knob_choices_are_what_the_code_offers():
     import torch
 
     from archtrain.choices import KNOB_CHOICES
+    from archtrain.data.captions import CAPTIONS
     from archtrain.models import blocks, init, recurrent
+    from archtrain.models.clip import TEXT_ENCODERS
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
 
@@ -222,6 +224,8 @@ def test_knob_choices_are_what_the_code_offers():
         "cell": recurrent.CELLS,
         "loss": ADVERSARIAL_LOSSES,
         "profiler": PROFILERS,
+        "captions": CAPTIONS,
+        "text_encoder": TEXT_ENCODERS,
     }
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes

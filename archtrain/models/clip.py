@@ -15,6 +15,7 @@ from archtrain.models.blocks import PositionalEncoding, TransformerBlock
 from archtrain.models.protocol import Head
 
 MAX_SCALE = math.log(100)  # CLIP clips the learned inverse temperature at 100
+TEXT_ENCODERS = ("transformer", "words")  # pre-norm blocks over the tokens, or their embeddings alone
 
 
 def image_encoder_config(name: str, options: DictConfig | dict | None) -> DictConfig:

@@ -93,6 +93,7 @@ CLIP_VARIANTS = {  # (overrides, epochs): caption variety, a bag-of-words text e
     "4x4, varied captions, transformer": (["data.captions=varied"], 30),
     "4x4, varied captions, words": (["data.captions=varied", "model.text_encoder=words"], 30),
     "4x4, full captions, words": (["model.text_encoder=words"], 30),
+    "7x6, full captions, transformer": (SEVEN_BY_SIX, 20),
     "7x6, full captions, words": ([*SEVEN_BY_SIX, "model.text_encoder=words"], 20),
     "7x6, varied captions, words": ([*SEVEN_BY_SIX, "data.captions=varied", "model.text_encoder=words"], 20),
 }

@@ -16,4 +16,6 @@ KNOB_CHOICES = {
     "scope": ("global", "layer"),
     "pruning": ("oneshot", "gradual", "lottery"),  # when transform.prune prunes
     "solver": ("dopri5", "bosh3", "adaptive_heun", "dopri8", "euler", "midpoint", "rk4"),  # neural ODEs' torchdiffeq
+    "captions": ("full", "varied"),  # data=captioned_shapes: archtrain/data/captions.py CAPTIONS
+    "text_encoder": ("transformer", "words"),  # model=clip's text side
 }

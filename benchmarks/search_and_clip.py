@@ -1,9 +1,10 @@
 """The figures and pictures of docs/FRONTIER.md's architecture search and CLIP sections.
 
-    python benchmarks/search_and_clip.py [darts] [clip]
+    python benchmarks/search_and_clip.py [darts] [clip] [clip_factors]
 
 darts: a DARTS search on digits, its derived cell trained from scratch (3 seeds) against 3 random cells
-of the same shape; clip: CLIP on captioned shapes, zero-shot accuracy on seen and held-out combinations.
+of the same shape; clip: CLIP on captioned shapes, zero-shot accuracy on seen and held-out combinations;
+clip_factors: what held-out pairs depend on (captions, text encoder, combinations, the image encoder's shape probe).
 Prints markdown tables and writes PNGs to docs/img/ (runs go to a temporary folder).
 """
 
@@ -74,6 +75,40 @@ CLIP_ENCODERS = {
     ],
 }
 CLIP_EPOCHS = 30
+SEVEN_BY_SIX = [  # every colour and shape the data has; one held-out pair per colour
+    "data.colours=[red,green,blue,yellow,magenta,cyan,white]",
+    "data.shapes=[circle,triangle,square,cross,star,ring]",
+    "data.held_out=[red circle,green triangle,blue square,yellow cross,magenta star,cyan ring,white circle]",
+]
+CLIP_VARIANTS = {  # (overrides, epochs): caption variety, a bag-of-words text encoder, more combinations
+    "4x4, full captions, transformer": ([], 30),
+    "4x4, varied captions, transformer": (["data.captions=varied"], 30),
+    "4x4, varied captions, words": (["data.captions=varied", "model.text_encoder=words"], 30),
+    "4x4, full captions, words": (["model.text_encoder=words"], 30),
+    "7x6, full captions, transformer": (SEVEN_BY_SIX, 20),
+    "7x6, full captions, words": ([*SEVEN_BY_SIX, "model.text_encoder=words"], 20),
+    "7x6, varied captions, words": ([*SEVEN_BY_SIX, "data.captions=varied", "model.text_encoder=words"], 20),
+}
+
+
+def shape_probe(run_dir: Path) -> tuple[float, float]:
+    """A linear probe (logistic regression) on shape from the image encoder's features, fit on the train
+    split (seen pairs): its accuracy on seen and on held-out test pairs."""
+    from sklearn.linear_model import LogisticRegression
+
+    parts = load_run(str(run_dir))
+    net, splits, shapes = parts.task.net.eval(), parts.data.splits, len(parts.data.shapes)
+
+    def features(images: torch.Tensor):
+        with torch.no_grad():
+            found = net.image.features(images)
+        return (found.mean((2, 3)) if found.ndim == 4 else found).numpy()
+
+    (train_images, _, train_labels), (images, _, labels) = splits["train"], splits["test"]
+    probe = LogisticRegression(max_iter=2000).fit(features(train_images), (train_labels % shapes).numpy())
+    right = torch.from_numpy(probe.predict(features(images))) == labels % shapes
+    unseen = torch.isin(labels, torch.tensor(parts.data.spec.held_out))
+    return right[~unseen].float().mean().item(), right[unseen].float().mean().item()
 
 
 def colour_and_shape(run_dir: Path) -> dict[str, tuple[float, float]]:
@@ -109,6 +144,27 @@ def clip() -> None:
         )
         shutil.copy(run_dir / "similarity.png", IMG / f"clip_similarity_{name}.png")
     print(f"held out: {shot['held_out_classes']}; chance 1/16 = 0.0625")
+
+
+def clip_factors() -> None:
+    """Held-out pairs against caption variety, the text encoder and the number of combinations, with
+    the image side's shape probe (ResNet-18 of width 8)."""
+    print(
+        "| data, captions, text encoder | epochs | seen pairs | held-out pairs | held out: colour / shape right "
+        "| shape probe on image features, seen / held out |\n|---|---|---|---|---|---|"
+    )
+    for name, (overrides, epochs) in CLIP_VARIANTS.items():
+        slug = "clip-" + name.replace(", ", "-").replace(" ", "_")
+        summary, run_dir = run(slug, "model=clip", *overrides, f"trainer.max_epochs={epochs}")
+        shot, (_, (colour, shape)), probe = (
+            summary["zero_shot"],
+            colour_and_shape(run_dir).values(),
+            shape_probe(run_dir),
+        )
+        print(
+            f"| {name} | {epochs} | {shot['seen_acc']:.3f} | {shot['held_out_acc']:.3f} | {colour:.3f} / {shape:.3f} "
+            f"| {probe[0]:.3f} / {probe[1]:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -215,7 +215,9 @@ def test_knob_choices_are_what_the_code_offers():
 
     from archtrain.choices import KNOB_CHOICES
     from archtrain.compression import prune, quantize
+    from archtrain.data.captions import CAPTIONS
     from archtrain.models import blocks, init, ode, recurrent
+    from archtrain.models.clip import TEXT_ENCODERS
     from archtrain.tasks.siamese import CRITERIA
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
@@ -233,6 +235,8 @@ def test_knob_choices_are_what_the_code_offers():
         "structure": prune.STRUCTURES,
         "scope": prune.SCOPES,
         "solver": ode.ADAPTIVE + ode.FIXED,
+        "captions": CAPTIONS,
+        "text_encoder": TEXT_ENCODERS,
     }
     choices = dict(KNOB_CHOICES)
     for nonlinearity in choices.pop("nonlinearity"):  # what torch's Elman RNN takes

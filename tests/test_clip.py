@@ -51,6 +51,23 @@ def test_captions_name_each_picture_and_held_out_pairs_are_only_in_the_test_spli
     assert ((pixels - red).abs().max(0).values < 0.2).sum() > 4
 
 
+def test_varied_captions_name_one_two_or_three_factors_and_are_seeded():
+    data = shapes(captions="varied")
+    spec, held_out = data.spec, torch.tensor(data.spec.held_out)
+    images, captions, labels = data.splits["train"]
+    assert captions.shape[1] == spec.seq_len == 5
+    texts = {" ".join(spec.vocab[t] for t in c if t) for c in captions.tolist()}
+    assert {"something red", "a square", "a small shape"} <= texts and any("that is" in text for text in texts)
+    for tokens, label in zip(captions.tolist(), labels.tolist()):  # every colour or shape named is the picture's
+        named = {spec.vocab[t] for t in tokens} & {*data.colours, *data.shapes}
+        assert named <= set(data.classes[label].split())
+    assert torch.equal(data.generate()[1], shapes(captions="varied").generate()[1])  # seeded
+    assert not torch.isin(labels, held_out).any()
+    assert [spec.vocab[t] for t in spec.prompts[0] if t] == ["a", *data.classes[0].split()]  # prompts stay full
+    with pytest.raises(ArchtrainError, match="data.captions=short"):
+        shapes(captions="short")
+
+
 def test_bad_held_out_pairs_are_one_line():
     with pytest.raises(ArchtrainError, match="not a '<colour> <shape>' pair"):
         shapes(held_out=["purple circle"])
@@ -78,6 +95,13 @@ def test_any_zoo_image_model_is_the_image_encoder(encoder, options):
     torch.testing.assert_close(logits.abs().max() <= net.logit_scale() + 1e-5, torch.tensor(True))
     with pytest.raises(ArchtrainError, match="does not read images"):
         CLIP(3, 12, 9, 4, image_encoder="lstm")
+
+
+def test_the_words_text_encoder_is_a_bag_of_words():
+    net = CLIP(3, 12, 9, 4, image_encoder="lenet5", text_encoder="words", embed_dim=8, text_width=8)
+    assert len(net.blocks) == 0
+    reordered = torch.tensor([[1, 2, 3, 0], [3, 1, 2, 0]])  # the order does not matter
+    torch.testing.assert_close(*net.encode_text(reordered))
 
 
 def test_contrastive_training_lowers_the_loss_and_classifies_zero_shot_above_chance(tmp_path):
@@ -112,3 +136,19 @@ def test_the_default_clip_classifies_seen_pairs_zero_shot(tmp_path):
     assert summary["status"] == "completed", summary["error"]
     assert summary["zero_shot"]["seen_acc"] > 0.7  # 30 epochs: 0.93 (docs/FRONTIER.md)
     assert summary["zero_shot"]["held_out_acc"] > 0.0625  # chance, which it only just beats
+
+
+@pytest.mark.slow
+def test_with_more_combinations_held_out_pairs_are_classified_well_above_chance(tmp_path):
+    summary = train(
+        tmp_path / "run",
+        "model=clip",
+        "model.text_encoder=words",
+        "data.colours=[red,green,blue,yellow,magenta,cyan,white]",
+        "data.shapes=[circle,triangle,square,cross,star,ring]",
+        "data.held_out=[red circle,green triangle,blue square,yellow cross,magenta star,cyan ring,white circle]",
+        "trainer.max_epochs=20",
+        "hardware.threads=1",
+    )
+    assert summary["status"] == "completed", summary["error"]
+    assert summary["zero_shot"]["held_out_acc"] > 4 / 42  # 4x chance; measured 0.253 (docs/FRONTIER.md)

@@ -23,6 +23,22 @@ COLOURS = {
 SIZES = {"small": (0.18, 0.26), "large": (0.36, 0.46)}  # radius as a fraction of the side
 BACKGROUND = 0.1  # the grey of every background (each colour stands out from it)
 PAD = "<pad>"
+# Caption templates ({size}, {colour}, {shape}). "full" names all three; "varied" also names one or two
+# factors at a time in varied order, so that each word is learned as a factor, not a caption as a unit.
+CAPTIONS = {
+    "full": ("a {size} {colour} {shape}",),
+    "varied": (
+        "a {size} {colour} {shape}",
+        "a {colour} {shape}",
+        "a {shape} that is {colour}",
+        "a {size} {shape}",
+        "a {colour} shape",
+        "a {shape}",
+        "something {colour}",
+        "a {size} shape",
+    ),
+}
+FILLER = ("shape", "something", "that", "is")  # the templates' words besides "a" and the factors
 
 
 class CaptionedShapes(Shapes):
@@ -40,6 +56,7 @@ class CaptionedShapes(Shapes):
         colours: list[str] | tuple[str, ...] = ("red", "green", "blue", "yellow"),
         shapes: list[str] | tuple[str, ...] = ("circle", "triangle", "square", "cross"),
         held_out: list[str] | tuple[str, ...] = (),
+        captions: str = "full",
         seed: int = 0,
     ):
         super().__init__(samples, image_size, noise, 3, batch_size, val_fraction, test_fraction, seed=seed)
@@ -57,11 +74,15 @@ class CaptionedShapes(Shapes):
         if len(held_out) >= len(self.classes):
             raise ArchtrainError("data.held_out: every combination is held out; training needs some")
         self.held_out = [self.classes.index(pair) for pair in held_out]
-        self.vocab = [PAD, "a", *SIZES, *self.colours, *self.shapes]
+        if captions not in CAPTIONS:
+            raise ArchtrainError(f"data.captions={captions}: choose one of {', '.join(CAPTIONS)}")
+        self.templates = CAPTIONS[captions]
+        self.seq_len = max(len(template.split()) for template in self.templates)
+        self.vocab = [PAD, "a", *SIZES, *self.colours, *self.shapes, *FILLER]
 
-    def tokens(self, words: list[str], length: int = 4) -> list[int]:
+    def tokens(self, words: list[str]) -> list[int]:
         ids = [self.vocab.index(word) for word in words]
-        return ids + [0] * (length - len(ids))
+        return ids + [0] * (self.seq_len - len(ids))
 
     def generate(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """`samples` images in [0, 1], their captions and their classes, drawn from `seed` alone."""
@@ -69,14 +90,17 @@ class CaptionedShapes(Shapes):
         size, sizes = self.image_size, list(SIZES)
         labels = rng.permutation(np.arange(self.samples) % len(self.classes))  # balanced combinations
         images = np.empty((self.samples, 3, size, size), dtype=np.float32)
-        captions = np.empty((self.samples, 4), dtype=np.int64)
+        captions = np.empty((self.samples, self.seq_len), dtype=np.int64)
         background = np.full(3, BACKGROUND)
         for i, label in enumerate(labels):
             colour, shape = self.colours[label // len(self.shapes)], self.shapes[label % len(self.shapes)]
             scale = sizes[rng.integers(len(sizes))]
             mask = self.mask(rng, shape, rng.uniform(*SIZES[scale]))
             images[i] = paint(mask, np.array(COLOURS[colour]), background)
-            captions[i] = self.tokens(["a", scale, colour, shape])
+            template = (
+                self.templates[rng.integers(len(self.templates))] if len(self.templates) > 1 else self.templates[0]
+            )
+            captions[i] = self.tokens(template.format(size=scale, colour=colour, shape=shape).split())
         return self.noisy(rng, images), torch.from_numpy(captions), torch.from_numpy(labels).long()
 
     def load(self):
@@ -93,7 +117,7 @@ class CaptionedShapes(Shapes):
             in_features=3 * self.image_size**2,
             num_classes=len(self.classes),
             vocab_size=len(self.vocab),
-            seq_len=4,
+            seq_len=self.seq_len,
             vocab=tuple(self.vocab),
             special={"pad": 0},
             prompts=tuple(tuple(self.tokens(["a", *pair.split()])) for pair in self.classes),

@@ -15,6 +15,7 @@ from archtrain.models.blocks import PositionalEncoding, TransformerBlock
 from archtrain.models.protocol import Head
 
 MAX_SCALE = math.log(100)  # CLIP clips the learned inverse temperature at 100
+TEXT_ENCODERS = ("transformer", "words")  # pre-norm blocks over the tokens, or their embeddings alone
 
 
 def image_encoder_config(name: str, options: DictConfig | dict | None) -> DictConfig:
@@ -31,7 +32,8 @@ def image_encoder_config(name: str, options: DictConfig | dict | None) -> DictCo
 
 class CLIP(nn.Module):
     """Image features from any zoo image model's `features` (its own head dropped), and a pre-norm
-    Transformer over caption tokens averaged over its non-pad positions; each projected linearly to
+    Transformer over caption tokens averaged over its non-pad positions (`text_encoder: words`: the token
+    embeddings themselves averaged, a bag of words that composes by construction); each projected linearly to
     `embed_dim` and normalized. `temperature` is the softmax temperature the logit scale starts from
     (CLIP: 0.07); it is learned, as log(1/temperature), and capped at a scale of 100."""
 
@@ -49,6 +51,7 @@ class CLIP(nn.Module):
         text_layers: int = 2,
         text_heads: int = 2,
         temperature: float = 0.07,
+        text_encoder: str = "transformer",
     ):
         super().__init__()
         from archtrain.models import build_net  # the zoo's builder, which imports this module's package
@@ -60,10 +63,13 @@ class CLIP(nn.Module):
         self.image.train()
         self.image.head = nn.Identity()  # only its features are read
         self.image_projection = nn.Linear(probe.shape[1], embed_dim)
-        self.pad_id = pad_id
+        self.pad_id, self.text_encoder = pad_id, text_encoder
         self.token = nn.Embedding(vocab_size, text_width)
         self.positions = PositionalEncoding("learned", seq_len, text_width, text_heads)
-        self.blocks = nn.ModuleList(TransformerBlock(text_width, text_heads, ff_mult=2) for _ in range(text_layers))
+        self.blocks = nn.ModuleList(
+            TransformerBlock(text_width, text_heads, ff_mult=2)
+            for _ in range(text_layers if text_encoder == "transformer" else 0)
+        )
         self.text_norm = nn.LayerNorm(text_width)
         self.text_projection = nn.Linear(text_width, embed_dim)
         self.log_scale = nn.Parameter(torch.tensor(math.log(1 / temperature)))
@@ -78,9 +84,11 @@ class CLIP(nn.Module):
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         """(batch, embed_dim) unit vectors for (batch, length) token ids."""
         keep = tokens != self.pad_id
-        x = self.positions(self.token(tokens))
-        for block in self.blocks:
-            x = block(x, mask=keep[:, None, None, :])
+        x = self.token(tokens)
+        if self.text_encoder == "transformer":
+            x = self.positions(x)
+            for block in self.blocks:
+                x = block(x, mask=keep[:, None, None, :])
         x = self.text_norm(x)
         pooled = (x * keep[..., None]).sum(1) / keep.sum(1, keepdim=True).clamp_min(1)
         return F.normalize(self.text_projection(pooled), dim=-1)

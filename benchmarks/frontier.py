@@ -1,4 +1,4 @@
-"""The figures and pictures of docs/FRONTIER.md (part A): neural ODEs, CfC against an LSTM, K-FAC.
+"""The figures and pictures of docs/FRONTIER.md: neural ODEs, CfC against an LSTM, K-FAC.
 
     python benchmarks/frontier.py [spiral] [memory] [liquid] [kfac]
 

@@ -67,6 +67,7 @@ def test_a_search_moves_the_architecture_weights_and_its_cell_trains_from_scratc
     assert derived["test"]["test/acc"] > 0.5  # measured 0.88; ten classes: chance is 0.1
 
 
+@pytest.mark.slow  # the default suite's time: see README's Development
 def test_a_search_resumed_mid_epoch_matches_the_run_that_never_stopped(tmp_path):
     run = [*SEARCH, "trainer.max_epochs=2", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1"]
     whole = train(tmp_path / "whole", *run)

@@ -158,6 +158,7 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path):
     assert resumed["test"] == whole["test"]
 
 
+@pytest.mark.slow  # the default suite's time: see README's Development
 def test_sigkill_mid_epoch_then_resume_matches_the_run_that_never_stopped(workdir):
     long = [
         "model=gan_mlp",
@@ -223,6 +224,7 @@ def test_what_it_cannot_honour_is_refused_in_one_line_before_training(override, 
     assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "metrics.csv").exists()
 
 
+@pytest.mark.slow  # the default suite's time: see README's Development
 def test_a_gan_trains_under_ddp_where_each_backward_leaves_one_network_out(workdir):
     """DDP expects every parameter in every backward; the discriminator's leaves the generator out,
     so the task asks Lightning's DDP to look for unused parameters."""

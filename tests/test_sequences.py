@@ -110,7 +110,9 @@ def test_additive_attention_reverses_20_digit_strings(tmp_path):
     assert summary["test"]["test/exact"] >= 0.95
 
 
-@pytest.mark.parametrize("model", ["lstm", "tcn"])
+@pytest.mark.parametrize(
+    "model", ["lstm", pytest.param("tcn", marks=pytest.mark.slow)]
+)  # the TCN learns sunspots by default
 def test_sequence_classification_of_waveforms(model, tmp_path):
     summary = train(tmp_path / model, f"model={model}", "data=waveforms", "trainer.max_epochs=3")
     assert summary["test"]["test/acc"] > 0.8  # chance is 0.25

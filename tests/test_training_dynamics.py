@@ -69,6 +69,7 @@ def test_dropout_and_weight_decay_narrow_the_train_test_gap(tmp_path):
     assert gap["weight_decay"] < gap["plain"] - 0.01, gap
 
 
+@pytest.mark.slow  # the default suite's time: see README's Development
 def test_warmup_keeps_a_post_norm_transformer_stable(tmp_path):
     common = [
         "model=transformer",

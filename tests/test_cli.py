@@ -9,6 +9,7 @@ import time
 
 import pytest
 from conftest import cli
+from test_bad_input import run_main
 
 
 def test_help_does_not_import_torch_or_lightning():
@@ -38,11 +39,11 @@ def test_bad_input_is_one_line_before_any_training(args, expected, workdir):
     assert not (workdir / "outputs").exists(), "nothing should run"
 
 
-def test_missing_data_file_fails_the_run_cleanly(workdir):
-    out = cli("model=gpt", "data=text", "data.path=no/such/file.txt", "progress_bar=false", cwd=workdir)
-    assert out.returncode == 2
-    assert "Traceback" not in out.stdout + out.stderr
-    assert "no such file 'no/such/file.txt'" in out.stderr
+def test_missing_data_file_fails_the_run_cleanly(workdir, capsys):
+    assert run_main(["model=gpt", "data=text", "data.path=no/such/file.txt", "progress_bar=false"]) == 2
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert "no such file 'no/such/file.txt'" in out.err
     summary = json.loads(next(workdir.glob("outputs/runs/*/*/summary.json")).read_text())
     assert summary["status"] == "failed" and "no such file" in summary["error"]
 

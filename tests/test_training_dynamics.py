@@ -4,9 +4,10 @@ import csv
 
 import pytest
 import torch
-from conftest import QUICK, cli, train
+from conftest import QUICK, train
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
+from test_bad_input import run_main
 
 from archtrain.assemble import load_run
 from archtrain.catalog import options
@@ -28,8 +29,7 @@ def accuracy_on(run_dir, split: str) -> float:
 def test_every_optimizer_learns_digits_in_one_sweep(workdir):
     general = [name for name in options("optim") if name != "adam_gan"]  # adam_gan: Adam as the DCGAN paper set it
     optimizers = ",".join(general)
-    out = cli("-m", f"optim={optimizers}", "data=digits", "trainer.max_epochs=3", "progress_bar=false", cwd=workdir)
-    assert out.returncode == 0, out.stderr
+    assert run_main(["-m", f"optim={optimizers}", "data=digits", "trainer.max_epochs=3", "progress_bar=false"]) == 0
     rows = list(csv.DictReader(next(workdir.glob("outputs/multirun/*/*/sweep.csv")).open()))
     assert len(rows) == len(general) >= 9  # sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, lbfgs, kfac
     for row in rows:

@@ -1,5 +1,7 @@
 """Lightning callbacks that archtrain adds to every run."""
 
+import contextlib
+import math
 import random
 import signal
 import time
@@ -11,7 +13,7 @@ import torch
 from pytorch_lightning.callbacks import Checkpoint, EMAWeightAveraging, RichProgressBar
 from pytorch_lightning.trainer.states import TrainerFn
 
-from archtrain.errors import Diverged, Stopped
+from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.signals import received, take_handlers
 
 
@@ -120,6 +122,8 @@ class DivergenceGuard(pl.Callback):
         if loss is None:
             return
         if self.read_every == 1:  # read at once (the CPU): the loss itself, no copy
+            if trainer.world_size == 1 and math.isfinite(loss.item()):  # one number: no tensor operations
+                return
             self.losses, self.pending = loss.detach().reshape(1), 1
         else:
             if self.losses is None or self.losses.device != loss.device:
@@ -156,7 +160,10 @@ class DivergenceGuard(pl.Callback):
 
     @staticmethod
     def checkpoints_left(trainer) -> str:
-        """What the run keeps: the checkpoints written before the bad step, if there are any."""
+        """What the run keeps: the checkpoints written before the bad step, if there are any (once the
+        write in flight, if any, is on disk; had it failed, the checkpoints are those before it)."""
+        with contextlib.suppress(ArchtrainError):
+            trainer.strategy.checkpoint_io.wait()
         folders = {
             Path(folder) for callback in trainer.checkpoint_callbacks if (folder := getattr(callback, "dirpath", None))
         }

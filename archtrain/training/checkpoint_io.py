@@ -6,8 +6,8 @@ A checkpoint is torch.save's zip archive whose zip comment, the last bytes of th
 
 - every byte counts: a flipped byte in a tensor, in the pickled metadata or in the zip headers
   changes the digest (torch checks none of them: a flipped tensor byte loads silently);
-- it costs one pass at ~1 GB/s: the digest is computed as torch streams the bytes out (no second
-  read when saving) and by one sequential read before loading;
+- it costs one pass at ~1 GB/s: over the archive in memory before it is written (no second read
+  when saving), and one sequential read before loading;
 - it is one file: the digest is renamed into place with the checkpoint and goes with it when it
   is copied, where a sidecar file could be lost or left describing the previous checkpoint;
 - a zip comment is part of the format: plain `torch.load(path, weights_only=True)`, Lightning
@@ -22,10 +22,13 @@ old format's header) that names a disallowed global is unsafe; anything else is 
 """
 
 import hashlib
+import io
 import os
 import pickle
 import re
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import IO, Any
 
@@ -134,52 +137,28 @@ def well_formed(path: str | Path) -> bool:
         return handle.read(len(LEGACY_HEADER)) == LEGACY_HEADER
 
 
-class HashingWriter:
-    """A file that hashes what is written to it and keeps the first OSError, which torch reports
-    only as a RuntimeError about file positions."""
-
-    def __init__(self, handle: IO[bytes]):
-        self.handle, self.digest, self.error = handle, hashlib.sha256(), None
-
-    def write(self, data) -> int:
-        try:
-            written = self.handle.write(data)
-        except OSError as err:
-            self.error = self.error or err
-            raise
-        self.digest.update(data)
-        return written
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-
-def save_signed(checkpoint: dict[str, Any], handle: IO[bytes]) -> None:
-    """torch.save into `handle`, then set the archive's comment to the digest of what was written."""
-    writer = HashingWriter(handle)
-    try:
-        torch.save(checkpoint, writer)
-    except RuntimeError:
-        if writer.error is None:
-            raise
-        raise writer.error from None
-    handle.seek(-22, os.SEEK_END)
-    end = handle.read(22)
-    if not (end.startswith(END_OF_ARCHIVE) and end.endswith(b"\x00\x00")):
+def archive(checkpoint: dict[str, Any]) -> memoryview:
+    """torch.save's archive of `checkpoint`, in memory: the state at this moment, whatever changes after."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    data = buffer.getbuffer()
+    if not (data[-22:-18] == END_OF_ARCHIVE and data[-2:] == b"\x00\x00"):
         raise RuntimeError("torch.save did not end its archive with an empty comment")
-    handle.seek(-2, os.SEEK_END)
-    handle.write(COMMENT_SIZE.to_bytes(2, "little") + DIGEST_TAG + writer.digest.hexdigest().encode())
+    return data
 
 
-def write_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
-    """Write to a temporary file of its own in the same folder, fsync it, rename it over `path`, fsync
-    the folder: a crash at any moment leaves either the old checkpoint or the new one, never half of
-    one, and two writers never share a temporary file. A write that fails (a full disk) is one line."""
+def write_archive(data: memoryview, path: str | Path) -> None:
+    """Write `data` signed (its zip comment set to the digest of the archive as torch wrote it) to a temporary
+    file of its own in the same folder, fsync it, rename it over `path`, fsync the folder: a crash at any
+    moment leaves either the old checkpoint or the new one, never half of one, and two writers never share
+    a temporary file. A write that fails (a full disk) is one line."""
     path = Path(path)
+    comment = COMMENT_SIZE.to_bytes(2, "little") + DIGEST_TAG + hashlib.sha256(data).hexdigest().encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with temporary_beside(path) as handle:
-            save_signed(checkpoint, handle)
+            handle.write(data[:-2])
+            handle.write(comment)
             handle.flush()
             os.fsync(handle.fileno())
             os.replace(handle.name, path)
@@ -188,11 +167,55 @@ def write_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
         raise ArchtrainError(f"cannot write checkpoint {path}: {err.strerror or err}") from None
 
 
+def write_checkpoint(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """Write `checkpoint` to `path`, signed and crash-safe (`write_archive`), before returning."""
+    write_archive(archive(checkpoint), path)
+
+
 class SafeCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint IO, with atomic durable signed writes and verified weights-only reads."""
+    """Lightning's checkpoint IO, with atomic durable signed writes and verified weights-only reads.
+
+    A save serializes the checkpoint at once (the state of that moment) and leaves the digest, the write
+    and the two fsyncs to a thread of its own while training goes on: they wait on the disk, not on the
+    CPU. The writes happen one at a time in the order of the saves, with at most `IN_MEMORY` archives
+    waiting (a save beyond them waits for the oldest); a read, a removal and the end of every trainer call
+    (its teardown) wait for all of them, and a write that failed fails the next save or that wait.
+    """
+
+    IN_MEMORY = 2  # an epoch's end saves best.ckpt and last.ckpt
+
+    def __init__(self):
+        super().__init__()
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any = None) -> None:
-        write_checkpoint(checkpoint, path)
+        data = archive(checkpoint)
+        while len(self._pending) >= self.IN_MEMORY or (self._pending and self._pending[0].done()):
+            self._pending.popleft().result()  # a failed write fails here
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-writer")
+        self._pending.append(self._writer.submit(write_archive, data, path))
+
+    def wait(self) -> None:
+        """Return once every save is on disk; raise the first error if one failed."""
+        pending, self._pending = self._pending, deque()
+        wait(pending)
+        for write in pending:
+            write.result()
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        self.wait()
         return read_checkpoint(path)
+
+    def remove_checkpoint(self, path) -> None:
+        self.wait()
+        super().remove_checkpoint(path)
+
+    def teardown(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown()
+                self._writer = None

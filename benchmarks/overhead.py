@@ -6,14 +6,17 @@ Cases: the digits MLP (64-256-256-10, batch 32, ~1.5 ms a step), a ResNet-18 (wi
 and nanoGPT's Shakespeare model (4 layers, 128 wide, context 64, batch 12, ~45 ms a step on a
 2-core CPU) for a shortened run. Both sides get the same parts: archtrain's `assemble` builds the
 data module and the net from the same config, the hand loop builds the same optimizer (parameter
-groups, schedule, gradient clipping) and runs the same batches, validates on the same batches
-after each epoch and saves a checkpoint when validation improves and at every epoch end.
+groups, schedule, gradient clipping), runs the same batches keeping the mean training loss,
+validates on the same batches after each epoch (loss and accuracy), writes a metrics.csv row,
+and saves the net and optimizer when the task's key metric (val/acc, val/loss) improves and at
+every epoch end, with torch.save (archtrain's checkpoints are also signed and fsynced).
 archtrain runs through its command line in this process (CSV metrics, checkpoints, its
 callbacks; no progress bar); its time is `fit` from summary.json (Trainer.fit, validation
 included). Repeats alternate the two sides; the table shows medians and the ratio.
 """
 
 import argparse
+import csv
 import json
 import statistics
 import sys
@@ -97,38 +100,64 @@ def hand_loop(overrides: list[str], out: Path) -> tuple[float, int]:
     val_batches = cfg.trainer.limit_val_batches or len(val)
     language = cfg.task.name == "language_model"
 
-    def loss_of(x, y):
+    def scored(x, y):
         logits = net(x)
-        return F.cross_entropy(logits.flatten(0, -2), y.flatten()) if language else F.cross_entropy(logits, y)
+        return (logits.flatten(0, -2), y.flatten()) if language else (logits, y)
 
-    best, steps = float("inf"), 0
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        net.train()
-        train.sampler.set_epoch(epoch)
-        for x, y in train:
-            loss = loss_of(x, y)
-            optimizer.zero_grad()
-            loss.backward()
-            if clip:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), clip.value)
-            optimizer.step()
-            if schedule:
-                schedule.step()
-            steps += 1
-            if steps == total:
-                break
+    def validate() -> dict[str, float]:
         net.eval()
+        total_loss, correct, count = 0.0, 0, 0
         with torch.no_grad():
-            losses = [loss_of(x, y).item() for _, (x, y) in zip(range(val_batches), val)]
-        val_loss = sum(losses) / len(losses)
+            for _, (x, y) in zip(range(val_batches), val):
+                logits, targets = scored(x, y)
+                total_loss += F.cross_entropy(logits, targets, reduction="sum").item()
+                correct += int((logits.argmax(-1) == targets).sum())
+                count += len(targets)
+        return {"val/loss": total_loss / count, "val/acc": correct / count}
+
+    def save(epoch: int, improved: bool) -> None:
         state = {"net": net.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
-        if val_loss < best:
-            best = val_loss
+        if improved:
             torch.save(state, out / "best.pt")
         torch.save(state, out / "last.pt")
-        if steps == total:
-            break
+
+    sign = 1 if task.mode == "max" else -1  # the task's key metric (val/acc, val/loss) picks the best checkpoint
+
+    def fit() -> int:
+        best, steps = -float("inf"), 0
+        with open(out / "metrics.csv", "w", newline="") as handle:
+            log = csv.writer(handle)
+            log.writerow(["epoch", "step", "train/loss", "val/loss", "val/acc"])
+            for epoch in range(epochs):
+                net.train()
+                train.sampler.set_epoch(epoch)
+                running, batches = torch.zeros(()), 0
+                for x, y in train:
+                    loss = F.cross_entropy(*scored(x, y))
+                    running += loss.detach()
+                    batches += 1
+                    optimizer.zero_grad()
+                    loss.backward()
+                    if clip:
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), clip.value)
+                    optimizer.step()
+                    if schedule:
+                        schedule.step()
+                    steps += 1
+                    if steps == total:
+                        break
+                metrics = validate()
+                log.writerow([epoch, steps, running.item() / batches, metrics["val/loss"], metrics["val/acc"]])
+                handle.flush()
+                improved = sign * metrics[task.monitor] > best
+                best = max(best, sign * metrics[task.monitor])
+                save(epoch, improved)
+                if steps == total:
+                    break
+        return steps
+
+    start = time.perf_counter()
+    steps = fit()
     return time.perf_counter() - start, steps
 
 

@@ -174,7 +174,13 @@ def test_weights_that_are_no_longer_finite_are_never_saved():
     from archtrain.training.callbacks import DivergenceGuard
 
     net = torch.nn.Linear(2, 2)
-    trainer = SimpleNamespace(global_step=7, current_epoch=0, checkpoint_callbacks=[], world_size=1)
+    trainer = SimpleNamespace(
+        global_step=7,
+        current_epoch=0,
+        checkpoint_callbacks=[],
+        world_size=1,
+        strategy=SimpleNamespace(checkpoint_io=None),
+    )
     DivergenceGuard().on_save_checkpoint(trainer, net, {})  # finite: saved as usual
     with torch.no_grad():
         net.weight[0, 0] = float("inf")

@@ -12,9 +12,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Checkpoint, EMAWeightAveraging, RichProgressBar
 from pytorch_lightning.trainer.states import TrainerFn
+from torch.nn.utils import get_total_norm
 
 from archtrain.errors import ArchtrainError, Diverged, Stopped
 from archtrain.signals import received, take_handlers
+from archtrain.training.checkpoint_io import SafeCheckpointIO
 
 
 def rng_states() -> dict:
@@ -110,8 +112,8 @@ class DivergenceGuard(pl.Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         self.read(trainer)
-        finite = [torch.isfinite(p).all() for p in pl_module.parameters()]  # one read of them all, below
-        if finite and not torch.stack(finite).all():  # a Hopfield memory has no parameters
+        largest = get_total_norm(list(pl_module.parameters()), norm_type=math.inf)  # NaN wherever one is
+        if not math.isfinite(largest):  # a Hopfield memory has no parameters: 0
             raise Diverged(
                 f"the weights became non-finite by step {trainer.global_step} (epoch "
                 f"{trainer.current_epoch}); {self.checkpoints_left(trainer)}"
@@ -162,8 +164,10 @@ class DivergenceGuard(pl.Callback):
     def checkpoints_left(trainer) -> str:
         """What the run keeps: the checkpoints written before the bad step, if there are any (once the
         write in flight, if any, is on disk; had it failed, the checkpoints are those before it)."""
-        with contextlib.suppress(ArchtrainError):
-            trainer.strategy.checkpoint_io.wait()
+        writer = trainer.strategy.checkpoint_io
+        if isinstance(writer, SafeCheckpointIO):
+            with contextlib.suppress(ArchtrainError):
+                writer.wait()
         folders = {
             Path(folder) for callback in trainer.checkpoint_callbacks if (folder := getattr(callback, "dirpath", None))
         }
@@ -243,10 +247,18 @@ class LastCheckpoint(Checkpoint):
             trainer.save_checkpoint(self.path)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if not (self.ended_at_max_steps or self.last_epoch(trainer)):
+            trainer.save_checkpoint(self.path)
+
+    def on_train_end(self, trainer, pl_module) -> None:
         if not self.ended_at_max_steps:
             trainer.save_checkpoint(self.path)
 
-    on_train_end = on_train_epoch_end
+    @staticmethod
+    def last_epoch(trainer) -> bool:
+        """Whether training ends with this epoch (`max_epochs`, Lightning's own test): `on_train_end`, a moment
+        later, saves it, with the epoch counted as complete."""
+        return 0 <= trainer.max_epochs <= trainer.fit_loop.epoch_progress.current.processed
 
 
 class AveragedWeights(EMAWeightAveraging):

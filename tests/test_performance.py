@@ -103,7 +103,9 @@ def test_a_lazy_image_folder_trains(workdir, one_thread, tmp_path):
 def guarded_steps(guard, losses, global_step: int = 10):
     from types import SimpleNamespace
 
-    trainer = SimpleNamespace(global_step=global_step, current_epoch=2, world_size=1, checkpoint_callbacks=[])
+    trainer = SimpleNamespace(
+        global_step=global_step, current_epoch=2, world_size=1, checkpoint_callbacks=[], strategy=SimpleNamespace()
+    )
     for batch_idx, loss in enumerate(losses):
         trainer.global_step += 1
         guard.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, batch_idx)

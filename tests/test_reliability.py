@@ -179,7 +179,7 @@ def test_weights_that_are_no_longer_finite_are_never_saved():
         current_epoch=0,
         checkpoint_callbacks=[],
         world_size=1,
-        strategy=SimpleNamespace(checkpoint_io=None),
+        strategy=SimpleNamespace(),
     )
     DivergenceGuard().on_save_checkpoint(trainer, net, {})  # finite: saved as usual
     with torch.no_grad():

@@ -164,7 +164,7 @@ class DivergenceGuard(pl.Callback):
     def checkpoints_left(trainer) -> str:
         """What the run keeps: the checkpoints written before the bad step, if there are any (once the
         write in flight, if any, is on disk; had it failed, the checkpoints are those before it)."""
-        writer = trainer.strategy.checkpoint_io
+        writer = getattr(trainer.strategy, "checkpoint_io", None)
         if isinstance(writer, SafeCheckpointIO):
             with contextlib.suppress(ArchtrainError):
                 writer.wait()

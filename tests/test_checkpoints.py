@@ -13,7 +13,13 @@ import torch
 from conftest import QUICK, cli, resume, train
 
 from archtrain.errors import ArchtrainError
-from archtrain.training.checkpoint_io import CorruptCheckpoint, UnsafeCheckpoint, read_checkpoint, write_checkpoint
+from archtrain.training.checkpoint_io import (
+    CorruptCheckpoint,
+    SafeCheckpointIO,
+    UnsafeCheckpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
 
 RUN = ["data=iris", *QUICK, "trainer.max_epochs=2"]
 
@@ -240,4 +246,25 @@ def test_a_summary_the_full_disk_refuses_is_one_line_on_stderr(small_disk, monke
 def test_a_full_disk_is_an_archtrain_error_naming_the_checkpoint(small_disk):
     with pytest.raises(ArchtrainError, match=f"cannot write checkpoint {small_disk / 'big.ckpt'}: No space left"):
         write_checkpoint({"w": torch.zeros(1 << 20)}, small_disk / "big.ckpt")
+    assert not list(small_disk.iterdir())
+
+
+def test_checkpoint_writes_go_on_behind_training_in_order_and_hold_the_state_of_their_save(tmp_path):
+    writer, path = SafeCheckpointIO(), tmp_path / "last.ckpt"
+    weights = torch.zeros(1 << 16)
+    for step in range(5):
+        weights += 1  # the next step changes the weights while the write may still be in flight
+        writer.save_checkpoint({"w": weights, "step": step}, path)
+    weights += 1
+    saved = writer.load_checkpoint(path)  # a read waits for every write
+    assert saved["step"] == 4 and torch.equal(saved["w"], torch.full((1 << 16,), 5.0))
+    writer.teardown()
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_a_write_that_fails_behind_training_fails_the_end_of_the_stage(small_disk):
+    writer = SafeCheckpointIO()
+    writer.save_checkpoint({"w": torch.zeros(1 << 20)}, small_disk / "big.ckpt")  # 4 MB on a 2 MB disk
+    with pytest.raises(ArchtrainError, match=f"cannot write checkpoint {small_disk / 'big.ckpt'}: No space left"):
+        writer.teardown()
     assert not list(small_disk.iterdir())

@@ -68,7 +68,12 @@ def test_momentum_copy_moves_towards_the_online_weights():
     assert not any(p.requires_grad for p in target.parameters())
 
 
-def test_cosine_momentum_schedule_rises_from_the_base_decay_to_one():
+def test_cosine_momentum_schedule_rises_from_the_base_decay_to_one(one_thread):
+    from archtrain.tasks.byol import BYOL
+    from archtrain.tasks.contrastive import MoCo
+
+    assert tiny_task(MoCo, momentum_schedule="cosine").key_encoder.decay(1.0) == 1.0
+    assert tiny_task(BYOL, momentum_schedule="cosine", target_momentum=0.9).target.decay(0.0) == 0.9
     online = projection_head(4, 8, 2)
     copy = MomentumCopy(online, 0.99, "cosine")
     assert [round(copy.decay(p), 4) for p in (0.0, 0.5, 1.0)] == [0.99, 0.995, 1.0]

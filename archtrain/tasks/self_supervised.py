@@ -98,8 +98,10 @@ class SelfSupervised(SeededScoring, Task):
         raise NotImplementedError
 
     def training_progress(self) -> float:
-        """The share of the training steps done (0 to 1): what paces a momentum schedule."""
-        return self.global_step / max(1, int(self.trainer.estimated_stepping_batches))
+        """The share of the training steps done (0 to 1; 0 throughout when training has no set end): what
+        paces a momentum schedule."""
+        total = self.trainer.estimated_stepping_batches
+        return 0.0 if math.isinf(total) else self.global_step / max(1, total)
 
     def heads(self) -> list[nn.Module]:
         """The task's trained modules beside the net (projector, predictor, decoder)."""

@@ -251,6 +251,22 @@ def test_eval_names_linear_probe_and_refuses_other_tasks_in_one_line(workdir, ca
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task", ["moco", "byol"])
+def test_ema_target_methods_clear_the_bar_on_shapes(task, workdir, one_thread):
+    """The docs' shapes setting (a ReLU LeNet-5, 96 epochs, task defaults): the linear probe beats the
+    encoder as its seed initialises it by 10 points, and kNN beats it too."""
+    from archtrain.verbs.evaluate import probe
+    from archtrain.verbs.runs import load_parts
+
+    shapes = ("data=shapes", "data.samples=1500", "data.image_size=16", "model=lenet5", "model.activation=relu")
+    run_dir = workdir / task
+    train(run_dir, *shapes, f"task={task}", "task.probe_every=0", "trainer.max_epochs=96", "hardware.threads=1")
+    scores = probe(load_parts(str(run_dir)), "test")
+    assert scores["probe_acc"] >= scores["random_init_probe_acc"] + 0.10, scores
+    assert scores["knn_acc"] > scores["random_init_knn_acc"], scores
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["moco", "byol"])
 def test_a_resumed_pretraining_matches_the_uninterrupted_one(task, workdir, one_thread):
     """The queue, the EMA target and the views' random numbers all travel in the checkpoint."""
     common = [*TINY_ENCODER, f"task={task}", "task.probe_every=0", "trainer.limit_train_batches=6"]

@@ -11,6 +11,7 @@ KNOB_CHOICES = {
     "loss": ("non_saturating", "minimax", "wasserstein"),  # the adversarial tasks' loss pair
     "profiler": ("simple", "advanced"),  # debug.profiler
     "criterion": ("contrastive", "triplet"),  # the siamese task's metric-learning loss
+    "momentum_schedule": ("constant", "cosine"),  # the EMA targets' decay (MoCo, BYOL)
     "quantization": ("dynamic", "static", "qat"),  # transform.quantize
     "structure": ("unstructured", "channels"),  # transform.prune
     "scope": ("global", "layer"),

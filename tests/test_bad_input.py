@@ -218,6 +218,7 @@ def test_knob_choices_are_what_the_code_offers():
     from archtrain.data.captions import CAPTIONS
     from archtrain.models import blocks, init, ode, recurrent
     from archtrain.models.clip import TEXT_ENCODERS
+    from archtrain.tasks.self_supervised import MOMENTUM_SCHEDULES
     from archtrain.tasks.siamese import CRITERIA
     from archtrain.training.adversarial import ADVERSARIAL_LOSSES
     from archtrain.training.debugging import PROFILERS
@@ -230,6 +231,7 @@ def test_knob_choices_are_what_the_code_offers():
         "loss": ADVERSARIAL_LOSSES,
         "profiler": PROFILERS,
         "criterion": CRITERIA,
+        "momentum_schedule": MOMENTUM_SCHEDULES,
         "quantization": quantize.QUANTIZATIONS,
         "pruning": prune.PRUNINGS,
         "structure": prune.STRUCTURES,

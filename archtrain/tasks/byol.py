@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from archtrain.tasks.self_supervised import Embedder, SelfSupervised, momentum_copy, projection_head
+from archtrain.tasks.self_supervised import Embedder, MomentumCopy, SelfSupervised, projection_head
 
 
 def prediction_loss(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -27,6 +27,7 @@ class BYOL(SelfSupervised):
         scheduler=None,
         regularization=None,
         target_momentum: float = 0.99,
+        momentum_schedule: str = "constant",
         predictor: bool = True,
         hidden: int = 256,
         projection: int = 64,
@@ -36,7 +37,7 @@ class BYOL(SelfSupervised):
         super().__init__(net, spec, optim, scheduler, regularization, probe_every, views)
         self.projector = projection_head(net.num_features, hidden, projection)
         self.predictor = projection_head(projection, hidden, projection) if predictor else nn.Identity()
-        self.target = momentum_copy(Embedder(net, self.projector), target_momentum)
+        self.target = MomentumCopy(Embedder(net, self.projector), target_momentum, momentum_schedule)
 
     def heads(self):
         return [self.projector, self.predictor]
@@ -51,4 +52,4 @@ class BYOL(SelfSupervised):
         return prediction_loss(predictions, targets), projections
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        self.target.update_parameters(Embedder(self.net, self.projector))
+        self.target.follow(Embedder(self.net, self.projector), self.training_progress())

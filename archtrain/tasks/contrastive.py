@@ -6,7 +6,7 @@ from a momentum encoder, so negatives need not come from one large batch."""
 import torch
 import torch.nn.functional as F
 
-from archtrain.tasks.self_supervised import Embedder, SelfSupervised, momentum_copy, projection_head
+from archtrain.tasks.self_supervised import Embedder, MomentumCopy, SelfSupervised, projection_head
 
 
 class SimCLR(SelfSupervised):
@@ -57,6 +57,7 @@ class MoCo(SelfSupervised):
         temperature: float = 0.2,
         queue_size: int = 1024,
         target_momentum: float = 0.99,
+        momentum_schedule: str = "constant",
         hidden: int = 256,
         projection: int = 64,
         probe_every: int = 5,
@@ -65,7 +66,7 @@ class MoCo(SelfSupervised):
         super().__init__(net, spec, optim, scheduler, regularization, probe_every, views)
         self.temperature = temperature
         self.projector = projection_head(net.num_features, hidden, projection, batch_norm=False)
-        self.key_encoder = momentum_copy(Embedder(net, self.projector), target_momentum)
+        self.key_encoder = MomentumCopy(Embedder(net, self.projector), target_momentum, momentum_schedule)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, projection), dim=1))
         self.register_buffer("queue_start", torch.zeros((), dtype=torch.long))
         self.new_keys: torch.Tensor | None = None
@@ -84,7 +85,7 @@ class MoCo(SelfSupervised):
         return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device)), queries
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
-        self.key_encoder.update_parameters(Embedder(self.net, self.projector))
+        self.key_encoder.follow(Embedder(self.net, self.projector), self.training_progress())
         self.enqueue(self.new_keys)
 
     @torch.no_grad()

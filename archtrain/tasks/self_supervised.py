@@ -3,6 +3,8 @@
 copy of encoder and head; random views of a batch; and the judges of a representation, a linear probe
 and cosine kNN accuracy on the frozen features, logged every `probe_every` epochs."""
 
+import math
+
 import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -33,12 +35,31 @@ class Embedder(nn.Module):
         return self.projector(self.net.features(x))
 
 
-def momentum_copy(module: nn.Module, momentum: float) -> AveragedModel:
-    """A frozen copy of `module` that `update_parameters(module)` moves towards it by an exponential
-    moving average with decay `momentum` (MoCo's key encoder, BYOL's target); buffers are averaged too."""
-    copy = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(momentum), use_buffers=True)
-    copy.requires_grad_(False)
-    return copy
+# The EMA targets' decay at a share `progress` of training, from the base decay `momentum`: constant, or
+# BYOL's cosine rise to 1 at the end.
+MOMENTUM_SCHEDULES = {
+    "constant": lambda momentum, progress: momentum,
+    "cosine": lambda momentum, progress: 1 - (1 - momentum) * (math.cos(math.pi * min(progress, 1.0)) + 1) / 2,
+}
+
+
+class MomentumCopy(AveragedModel):
+    """A frozen copy of a module that `follow(module, progress)` moves towards it by an exponential moving
+    average (MoCo's key encoder, BYOL's target); buffers are averaged too. Its decay is `momentum`
+    throughout, or with `schedule="cosine"` rises from `momentum` to 1 over training (BYOL's schedule)."""
+
+    def __init__(self, module: nn.Module, momentum: float, schedule: str = "constant"):
+        super().__init__(module, multi_avg_fn=get_ema_multi_avg_fn(momentum), use_buffers=True)
+        self.requires_grad_(False)
+        self.momentum, self.schedule = momentum, schedule
+
+    def decay(self, progress: float) -> float:
+        """The decay at `progress` (0 to 1) of training."""
+        return MOMENTUM_SCHEDULES[self.schedule](self.momentum, progress)
+
+    def follow(self, module: nn.Module, progress: float) -> None:
+        self.multi_avg_fn = get_ema_multi_avg_fn(self.decay(progress))
+        self.update_parameters(module)
 
 
 class SelfSupervised(SeededScoring, Task):
@@ -75,6 +96,12 @@ class SelfSupervised(SeededScoring, Task):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The pretext loss of a batch and the embeddings it compared (for their spread)."""
         raise NotImplementedError
+
+    def training_progress(self) -> float:
+        """The share of the training steps done (0 to 1; 0 throughout when training has no set end): what
+        paces a momentum schedule."""
+        total = self.trainer.estimated_stepping_batches
+        return 0.0 if math.isinf(total) else self.global_step / max(1, total)
 
     def heads(self) -> list[nn.Module]:
         """The task's trained modules beside the net (projector, predictor, decoder)."""

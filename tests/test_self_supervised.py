@@ -50,7 +50,9 @@ def test_probes_score_separable_features_perfectly_and_spread_tells_collapse():
     labels = torch.arange(60) % 3
     features = F.one_hot(labels, 3).float() * 5 + 0.1 * torch.randn(60, 3, generator=seeded())
     features = torch.cat([features, torch.randn(60, 5, generator=seeded(1))], 1)
+    draws = torch.get_rng_state()  # probing while pretraining must leave the views' generator alone
     assert linear_probe_accuracy(features[:40], labels[:40], features[40:], labels[40:], 3) == 1.0
+    assert torch.equal(torch.get_rng_state(), draws)
     assert knn_accuracy(features[:40], labels[:40], features[40:], labels[40:], 3, k=5) == 1.0
     assert embedding_spread(torch.ones(10, 4) + 1e-4 * torch.randn(10, 4)) < 1e-3
     assert embedding_spread(torch.randn(500, 16, generator=seeded())) == pytest.approx(1 / math.sqrt(16), rel=0.1)

@@ -30,18 +30,21 @@ def linear_probe_accuracy(
     with torch.inference_mode(False), torch.enable_grad():
         train, test = ((train - mean) / std).clone(), ((test - mean) / std).clone()
         train_labels = train_labels.clone()
-        probe = torch.nn.Linear(train.shape[1], classes).to(train.device)
-        optimizer = torch.optim.LBFGS(probe.parameters(), max_iter=PROBE_STEPS, line_search_fn="strong_wolfe")
+        # From zeros (the problem is convex): no draw from the global generator, which also draws the
+        # training views, so probing during pretraining leaves the pretraining as it would be without it.
+        weight = torch.zeros(classes, train.shape[1], device=train.device, requires_grad=True)
+        bias = torch.zeros(classes, device=train.device, requires_grad=True)
+        optimizer = torch.optim.LBFGS([weight, bias], max_iter=PROBE_STEPS, line_search_fn="strong_wolfe")
 
         def closure():
             optimizer.zero_grad()
-            loss = F.cross_entropy(probe(train), train_labels) + PROBE_DECAY * probe.weight.square().sum()
+            loss = F.cross_entropy(F.linear(train, weight, bias), train_labels) + PROBE_DECAY * weight.square().sum()
             loss.backward()
             return loss
 
         optimizer.step(closure)
         with torch.no_grad():
-            return (probe(test).argmax(1) == test_labels).float().mean().item()
+            return (F.linear(test, weight, bias).argmax(1) == test_labels).float().mean().item()
 
 
 @torch.no_grad()

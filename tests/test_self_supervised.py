@@ -128,6 +128,28 @@ def test_mae_hides_three_quarters_of_the_patches_and_patches_round_trip(one_thre
     assert predicted.shape == (5, 16, 4) and hidden.sum(1).tolist() == [12] * 5 and features.shape == (5, 16)
 
 
+def test_mae_norm_pix_loss_scores_each_patch_on_its_own_scale(one_thread):
+    from archtrain.data.spec import DataSpec
+    from archtrain.models.vit import ViT
+    from archtrain.tasks.mae import MAE
+
+    spec = DataSpec(in_channels=1, image_size=8, in_features=64, num_classes=3, vocab=("a", "b", "c"))
+    images = torch.rand(4, 1, 8, 8)
+    losses = {}
+    for norm_pix_loss in (False, True):
+        task = MAE(
+            ViT(1, 8, 3, d_model=16, num_layers=1),
+            spec,
+            optim=torch.optim.Adam,
+            decoder_dim=16,
+            norm_pix_loss=norm_pix_loss,
+        )
+        torch.nn.init.zeros_(task.to_pixels.weight), torch.nn.init.zeros_(task.to_pixels.bias)  # predicts 0
+        losses[norm_pix_loss] = [task.pretext((x,), seeded())[0].item() for x in (images, 3 * images + 1)]
+    assert losses[False][1] > 5 * losses[False][0]  # raw pixels: the loss follows the images' scale
+    assert losses[True] == pytest.approx([0.75, 0.75], abs=1e-3)  # standardized 2x2 patches: (4 - 1) / 4
+
+
 def test_one_shot_accuracy_is_perfect_on_separated_classes_and_near_chance_on_noise():
     labels = torch.arange(40) % 4
     assert one_shot_accuracy(F.one_hot(labels, 4).float(), labels, 4, 50, seeded()) == 1.0

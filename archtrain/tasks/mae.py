@@ -1,6 +1,8 @@
 """Masked autoencoders (He et al., 2021) for the ViT: a random 75% of the patches are hidden, the
 encoder sees only the rest (with their positions), and a light Transformer decoder fills mask tokens in
-at the hidden places and predicts their pixels; the loss is the mean squared error on hidden patches."""
+at the hidden places and predicts their pixels; the loss is the mean squared error on hidden patches
+(with `norm_pix_loss`, on each patch's pixels standardized by that patch's own mean and std, the paper's
+better target)."""
 
 from pathlib import Path
 
@@ -31,9 +33,15 @@ def unpatchify(patches: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     return grid.reshape(n, channels, side * size, side * size)
 
 
+def patch_statistics(patches: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each patch's pixel mean and standard deviation (n, patches, 1): the norm_pix_loss target's scale."""
+    return patches.mean(-1, keepdim=True), (patches.var(-1, keepdim=True) + eps).sqrt()
+
+
 class MAE(SelfSupervised):
     """`mask_ratio` of the patches hidden per image (drawn anew each step); the decoder: `decoder_layers`
-    Transformer blocks of width `decoder_dim` with fixed sinusoidal positions. `embedding_std` is the
+    Transformer blocks of width `decoder_dim` with fixed sinusoidal positions; `norm_pix_loss`: predict
+    each patch standardized by its own statistics. `embedding_std` is the
     spread of the class token's features; probe_acc and knn_acc read the full image's features."""
 
     @classmethod
@@ -60,9 +68,11 @@ class MAE(SelfSupervised):
         decoder_layers: int = 1,
         decoder_heads: int = 4,
         probe_every: int = 5,
+        norm_pix_loss: bool = False,
     ):
         super().__init__(net, spec, optim, scheduler, regularization, probe_every)
         self.mask_ratio = mask_ratio
+        self.norm_pix_loss = norm_pix_loss
         self.patch_size = net.patches.kernel_size[0]
         self.patch_count = (spec.image_size // self.patch_size) ** 2
         d_model = net.cls.shape[-1]
@@ -123,7 +133,11 @@ class MAE(SelfSupervised):
     def pretext(self, batch, generator=None):
         images = batch[0]
         predicted, hidden, features = self.reconstruct(images, generator)
-        error = (predicted - patchify(images, self.patch_size)).square().mean(-1)
+        target = patchify(images, self.patch_size)
+        if self.norm_pix_loss:
+            mean, std = patch_statistics(target)
+            target = (target - mean) / std
+        error = (predicted - target).square().mean(-1)
         return (error * hidden).sum() / hidden.sum(), features
 
     @torch.no_grad()
@@ -132,6 +146,9 @@ class MAE(SelfSupervised):
         images = self.trainer.datamodule.splits["test"][0][:PICTURE_IMAGES].to(self.device)
         predicted, hidden, _ = self.reconstruct(images, torch.Generator(self.device).manual_seed(self.SCORING_SEED))
         patches = patchify(images, self.patch_size)
+        if self.norm_pix_loss:  # shown at the true patch's mean and std, as the paper's pictures
+            mean, std = patch_statistics(patches)
+            predicted = predicted * std + mean
         hidden = hidden[:, :, None]
         channels = images.shape[1]
         masked = unpatchify(torch.where(hidden, 0.5, patches), self.patch_size, channels)

@@ -47,10 +47,10 @@ PROBE_SCHEDULE = {"digits": (EPOCHS or 8, 1), "shapes": (EPOCHS or 96, 4)}
 # optimizer; only the starting weights differ). Cosine decay and weight decay: the few labels need many
 # epochs, and the decay keeps the end of a long run from drifting. The optimizer comes with each row: AdamW
 # (decoupled decay), or Adam, under which the 0.05 is an L2 penalty.
+FEW_LABELS_EPOCHS = 100
 FEW_LABELS = (
     "task=classify",
     "data.labelled_fraction=0.1",
-    "trainer.max_epochs=100",
     "scheduler=warmup_cosine",
     "scheduler.warmup_steps=30",
     "scheduler.min_lr_ratio=0",
@@ -128,23 +128,34 @@ def slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", "-".join(parts))
 
 
-def few_labels(name: str, net: tuple[str, ...], pretraining: tuple[str, ...], *recipe: str) -> Path:
+def few_labels(
+    name: str, net: tuple[str, ...], pretraining: tuple[str, ...], *recipe: str, probe_first: tuple[str, ...] = ()
+) -> Path:
     """Per seed: pretrain on every training image (no labels), fine-tune on 10% of the labels, and train the
     same net from scratch on them (FEW_LABELS, then `recipe`, for both); prints the row (mean ± std over
     seeds, and the gain paired by seed) and returns the first seed's pretraining run. The seed draws the
-    shapes, the labelled share and the initialization."""
+    shapes, the labelled share and the initialization. With `probe_first` (the probe's overrides, e.g. its
+    lr), LP-FT: the head alone first learns on the frozen encoder, then the whole net from there; the
+    scratch side gets both stages' epochs in one run."""
     accs = {"pretrained": [], "scratch": []}
     runs = []
+    recipe = (*FEW_LABELS, *recipe)
+    stage = f"trainer.max_epochs={FEW_LABELS_EPOCHS}"
+    scratch = f"trainer.max_epochs={(2 if probe_first else 1) * FEW_LABELS_EPOCHS}"
     for seed in SEEDS:
         pretrained = ROOT / slug(*net, *pretraining, str(seed))  # shared by the rows that differ in recipe
         if not (pretrained / "summary.json").is_file():
             run(pretrained.name, *net, *pretraining, "task.probe_every=0", f"seed={seed}")
         runs.append(pretrained)
-        for side, start in (
-            ("pretrained", ("transform=[weights]", f"transform.weights.path={pretrained}")),
-            ("scratch", ()),
+        start = pretrained
+        if probe_first:
+            frozen = ("transform=[weights,freeze]", f"transform.weights.path={pretrained}")
+            _, start = run(slug(name, "probe", str(seed)), *net, *recipe, stage, *probe_first, f"seed={seed}", *frozen)
+        for side, overrides in (
+            ("pretrained", (stage, "transform=[weights]", f"transform.weights.path={start}")),
+            ("scratch", (scratch,)),
         ):
-            summary, _ = run(slug(name, side, str(seed)), *net, *FEW_LABELS, *recipe, f"seed={seed}", *start)
+            summary, _ = run(slug(name, side, str(seed)), *net, *recipe, f"seed={seed}", *overrides)
             accs[side].append(summary["test"]["test/acc"])
     gains = [100 * (a - b) for a, b in zip(accs["pretrained"], accs["scratch"], strict=True)]
     print(
@@ -166,9 +177,29 @@ def finetune() -> None:
     # Batches of 16: 105 labelled images make 7 steps an epoch (at 64, two: LeNet-5 barely leaves chance).
     few_labels("SimCLR, shapes, LeNet-5, AdamW", SIMCLR_SHAPES, shapes, "optim=adamw", "data.batch_size=16")
     few_labels("SimCLR, shapes, LeNet-5, Adam + L2", SIMCLR_SHAPES, shapes, "optim=adam", "data.batch_size=16")
-    few_labels(
-        "SimCLR, digits, MLP 1x128, AdamW", SIMCLR_DIGITS, ("task=simclr", "trainer.max_epochs=8"), "optim=adamw"
-    )
+    digits = ("task=simclr", "trainer.max_epochs=8")
+    few_labels("SimCLR, digits, MLP 1x128, AdamW", SIMCLR_DIGITS, digits, "optim=adamw")
+    # LP-FT: the head first learns on the frozen encoder at lr 3e-2 (at 1e-3 it stays under-trained on SimCLR's
+    # small features), then the whole net at the row's rate; the scratch side trains both stages' epochs.
+    probe = ("optim.lr=3e-2",)
+    for lr in ("1e-3", "3e-4"):
+        few_labels(
+            f"SimCLR LP-FT (then lr {lr}), shapes, LeNet-5, AdamW",
+            SIMCLR_SHAPES,
+            shapes,
+            "optim=adamw",
+            "data.batch_size=16",
+            f"optim.lr={lr}",
+            probe_first=probe,
+        )
+        few_labels(
+            f"SimCLR LP-FT (then lr {lr}), digits, MLP 1x128, AdamW",
+            SIMCLR_DIGITS,
+            digits,
+            "optim=adamw",
+            f"optim.lr={lr}",
+            probe_first=probe,
+        )
 
 
 def collapse() -> None:

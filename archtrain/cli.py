@@ -17,6 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import DictConfig, OmegaConf
 
+import archtrain.cpu_busy  # noqa: F401  its first reading of the cores' busy time, for the default threads
 from archtrain.catalog import CONF, options, search_overrides, use_config_dirs
 from archtrain.checks import check_fit, check_machine, check_output_folder, check_resume_path, check_types, check_values
 from archtrain.distributed import distributed_job, joined_job, launcher_overrides

@@ -139,7 +139,8 @@ class Transformer(Network):
 
 class GPT(Network):
     """GPT (Radford et al., 2018): causal self-attention blocks with learned positions and tied weights;
-    optionally sinusoidal or rotary positions and mixture-of-experts feed-forward networks."""
+    optionally sinusoidal or rotary positions, mixture-of-experts feed-forward networks, and no biases
+    in its linear maps and layer norms (`bias=False`, as nanoGPT's default)."""
 
     per_step = True
 
@@ -157,6 +158,7 @@ class GPT(Network):
         moe_experts: int = 0,
         moe_top_k: int = 2,
         moe_aux_weight: float = 0.01,
+        bias: bool = True,
     ):
         super().__init__()
         self.seq_len = seq_len
@@ -175,10 +177,11 @@ class GPT(Network):
                 moe_experts=moe_experts,
                 moe_top_k=moe_top_k,
                 moe_aux_weight=moe_aux_weight,
+                bias=bias,
             )
             for rate in depth_rates(drop_path, num_layers)
         )
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = nn.LayerNorm(d_model, bias=bias)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.head.weight = self.token.weight  # weight tying (Press & Wolf, 2017)
         self.apply(self._init)

@@ -207,11 +207,13 @@ class GPT(Network):
     ) -> torch.Tensor:
         """Extend `prompt_ids` (batch, time) by `length` sampled tokens. The prompt runs once, then each new
         token runs alone against the cached keys and values. A window longer than seq_len tokens drops
-        its oldest token, which moves every position, so the cache is then rebuilt from the last seq_len."""
+        its oldest token, which moves every position, so the cache is then rebuilt from the last seq_len.
+        A compiled net (hardware.compile) decodes eagerly: every step has new shapes to compile for."""
         ids, fresh, caches = prompt_ids, prompt_ids, None
-        for _ in range(length):
-            if caches is None or caches[0].length + fresh.shape[1] > self.seq_len:
-                caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len :]
-            fresh = sample_next(self(fresh, caches)[:, -1], temperature, top_k)
-            ids = torch.cat([ids, fresh], dim=1)
+        with torch.compiler.set_stance("force_eager"):
+            for _ in range(length):
+                if caches is None or caches[0].length + fresh.shape[1] > self.seq_len:
+                    caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len :]
+                fresh = sample_next(self(fresh, caches)[:, -1], temperature, top_k)
+                ids = torch.cat([ids, fresh], dim=1)
         return ids

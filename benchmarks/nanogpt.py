@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parents[1]
 RECORDED = {"val_loss": 1.886, "seconds": 86.0}
 TEXT = next(  # ../shared/data beside the checkout, or above a worktree's folder
     (
@@ -70,10 +71,9 @@ def run_archtrain(text: Path, iters: int, env: dict, root: Path | None = None, o
             *overrides,
             f"hydra.run.dir={run}",
         ]
-        if root:
-            env = {**env, "PYTHONPATH": os.pathsep.join([str(root), env.get("PYTHONPATH", "")])}
+        root_path = os.pathsep.join([str(root or HERE), env.get("PYTHONPATH", "")])  # not the working folder's
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=tmp, env={**env, "PYTHONPATH": root_path})
         seconds = time.perf_counter() - start
         summary = json.loads((run / "summary.json").read_text())
     return {"val_loss": summary["final"]["val/loss"], "seconds": seconds, "threads": summary["hardware"]["cpu_threads"]}

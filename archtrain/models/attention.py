@@ -1,5 +1,7 @@
 """Attention models: the encoder-decoder Transformer and the decoder-only GPT."""
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,6 +139,11 @@ class Transformer(Network):
         return F.pad(out[winner], (0, max_len - out.shape[1]), value=self.pad_id)
 
 
+def eager_decoding():
+    """Run a compiled net eagerly inside the block (torch >= 2.6; a no-op on older torch)."""
+    return torch.compiler.set_stance("force_eager") if hasattr(torch.compiler, "set_stance") else nullcontext()
+
+
 class GPT(Network):
     """GPT (Radford et al., 2018): causal self-attention blocks with learned positions and tied weights;
     optionally sinusoidal or rotary positions, mixture-of-experts feed-forward networks, and no biases
@@ -210,7 +217,7 @@ class GPT(Network):
         its oldest token, which moves every position, so the cache is then rebuilt from the last seq_len.
         A compiled net (hardware.compile) decodes eagerly: every step has new shapes to compile for."""
         ids, fresh, caches = prompt_ids, prompt_ids, None
-        with torch.compiler.set_stance("force_eager"):
+        with eager_decoding():
             for _ in range(length):
                 if caches is None or caches[0].length + fresh.shape[1] > self.seq_len:
                     caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len :]

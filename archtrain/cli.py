@@ -17,6 +17,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 from omegaconf import DictConfig, OmegaConf
 
+import archtrain.cpu_busy  # noqa: F401  its first reading of the cores' busy time, for the default threads
 from archtrain.catalog import CONF, options, search_overrides, use_config_dirs
 from archtrain.checks import check_fit, check_machine, check_output_folder, check_resume_path, check_types, check_values
 from archtrain.distributed import distributed_job, joined_job, launcher_overrides
@@ -24,6 +25,7 @@ from archtrain.errors import ArchtrainError
 from archtrain.runs import RunDir, check_run_name, register_run_dir_resolver
 from archtrain.schema import register as register_schema
 from archtrain.signals import recording
+from archtrain.startup import skip_unused_imports
 from archtrain.suggest import did_you_mean
 from archtrain.sweeps import is_optuna, optuna_overrides, sweep_objective
 
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     if hasattr(signal, "SIGPIPE"):  # `archtrain --help | head` ends quietly, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     register_schema()
+    skip_unused_imports()  # before Lightning loads (archtrain/startup.py)
     sys.path.append(os.getcwd())  # a user's own model or data (model._target_=mypkg.MyNet) from where they run
     argv = joined_job() or list(sys.argv[1:] if argv is None else argv)
     flags, overrides = split_arguments(argv[1:] if argv[:1] and argv[0] in VERBS else argv)

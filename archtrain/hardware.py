@@ -14,6 +14,7 @@ import torch
 from omegaconf import DictConfig
 
 from archtrain.checks import check_cpu_devices, precision
+from archtrain.cpu_busy import busy_elsewhere
 from archtrain.errors import ArchtrainError
 
 # The keys of the hardware config that are not Lightning Trainer arguments.
@@ -93,17 +94,16 @@ def usable_cpus() -> int:
     return max(1, min(cores, math.floor(quota))) if quota else cores
 
 
-def default_threads(workers: int = 0, processes: int = 1, load: float | None = None) -> int:
-    """torch's thread count when hardware.threads is null: the usable cores that other processes do not
-    already keep busy (the 1-minute load average), shared among this run's `processes`, less one core
-    for each data-loader worker it starts; at least one, and never more than torch's own count
-    (OMP_NUM_THREADS, or what the caller set). OpenMP threads wait for each other at every
-    operation, so a thread whose core is taken by another process stalls all of them: on a 2-core
-    machine with one busy process, two threads train the default job several times slower than one
-    (docs/PERFORMANCE.md)."""
-    cores = usable_cpus()
-    load = os.getloadavg()[0] if load is None and hasattr(os, "getloadavg") else load or 0.0
-    free = max(1, cores - math.floor(load))
+def default_threads(workers: int = 0, processes: int = 1, busy: float | None = None) -> int:
+    """torch's thread count when hardware.threads is null: the usable cores that other processes keep
+    busy now (`busy` cores: archtrain.cpu_busy; a core counts as taken when more than half of it is),
+    shared among this run's `processes`, less one core for each data-loader worker it starts; at
+    least one, and never more than torch's own count (OMP_NUM_THREADS, or what the caller set).
+    OpenMP threads wait for each other at every operation, so a thread whose core is taken by another
+    process stalls all of them: on a 2-core machine with one busy process, two threads train the
+    default job several times slower than one (docs/PERFORMANCE.md)."""
+    busy = busy_elsewhere() if busy is None else busy
+    free = max(1, usable_cpus() - math.floor(busy + 0.5))
     return max(1, min(free // max(1, processes) - workers, torch.get_num_threads()))
 
 

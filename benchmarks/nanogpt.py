@@ -1,7 +1,7 @@
 """nanoGPT's CPU recipe on tinyshakespeare: archtrain against nanoGPT itself, side by side.
 
     python benchmarks/nanogpt.py [--text tinyshakespeare.txt] [--nanogpt DIR] [--iters 2000]
-                                 [--repeats 1] [--threads N]
+                                 [--repeats 1] [--threads N] [--root DIR] [-- OVERRIDE ...]
 
 archtrain runs `archtrain experiment=nanogpt_shakespeare data.path=...` as a user would, in a fresh
 process; its figures are the final validation loss (over the whole validation split) and the wall
@@ -12,9 +12,11 @@ for the CPU (`train.py config/train_shakespeare_char.py --device=cpu --compile=F
 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128 --dropout=0.0`), alternating the
 two, and prints both validation losses (nanoGPT's is its estimate over 20 batches at the last step),
 both wall times and their ratio. `--iters` shortens both runs alike (a mechanics check on a busy
-machine); `--threads` sets OMP_NUM_THREADS for both (default: each picks its own). Without
-`--nanogpt` the reference is nanoGPT's recorded figure: val loss 1.886 in 85-87 s on a quiet
-2-core machine.
+machine); `--threads` sets OMP_NUM_THREADS for both (default: each picks its own). `--root` runs
+another archtrain checkout too (e.g. an older commit from `git archive`), in turn with the others,
+for a before/after; overrides after `--` go to archtrain (e.g. `hardware.compile=true`). Without
+`--nanogpt` the reference is nanoGPT's recorded figure: val loss 1.886 in 97.4 s on a quiet
+2-core machine (2 threads).
 """
 
 import argparse
@@ -29,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RECORDED = {"val_loss": 1.886, "seconds": 86.0}
+HERE = Path(__file__).resolve().parents[1]
+RECORDED = {"val_loss": 1.886, "seconds": 97.4}
 TEXT = next(  # ../shared/data beside the checkout, or above a worktree's folder
     (
         path
@@ -53,7 +56,7 @@ NANOGPT_CPU = [
 ]
 
 
-def run_archtrain(text: Path, iters: int, env: dict) -> dict:
+def run_archtrain(text: Path, iters: int, env: dict, root: Path | None = None, overrides: tuple = ()) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
         shortened = [] if iters == 2000 else [f"trainer.max_steps={iters}", f"data.samples_per_epoch={12 * iters}"]
@@ -65,10 +68,12 @@ def run_archtrain(text: Path, iters: int, env: dict) -> dict:
             f"data.path={text}",
             "progress_bar=false",
             *shortened,
+            *overrides,
             f"hydra.run.dir={run}",
         ]
+        root_path = os.pathsep.join([str(root or HERE), env.get("PYTHONPATH", "")])  # not the working folder's
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=tmp, env={**env, "PYTHONPATH": root_path})
         seconds = time.perf_counter() - start
         summary = json.loads((run / "summary.json").read_text())
     return {"val_loss": summary["final"]["val/loss"], "seconds": seconds, "threads": summary["hardware"]["cpu_threads"]}
@@ -107,17 +112,23 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both sides")
+    parser.add_argument("--root", type=Path, help="another archtrain checkout to run in turn (before/after)")
+    parser.add_argument("overrides", nargs="*", help="archtrain overrides")
     args = parser.parse_args()
     if not args.text.is_file():
         raise SystemExit(f"no corpus at {args.text}: pass --text path/to/tinyshakespeare.txt")
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
     if args.nanogpt:
         prepare_nanogpt(args.nanogpt, args.text)
-    ours, theirs = [], []
+    ours, theirs, other = [], [], []
     for _ in range(args.repeats):  # alternating, so that both see the same load
         if args.nanogpt:
             theirs.append(run_nanogpt(args.nanogpt, args.iters, env))
-        ours.append(run_archtrain(args.text.resolve(), args.iters, env))
+        ours.append(run_archtrain(args.text.resolve(), args.iters, env, overrides=tuple(args.overrides)))
+        if args.root:
+            other.append(
+                run_archtrain(args.text.resolve(), args.iters, env, args.root.resolve(), tuple(args.overrides))
+            )
     load = os.getloadavg()[0]
     print(
         f"\n{args.iters} iterations, {args.repeats} run(s) each (medians), OMP_NUM_THREADS="
@@ -130,7 +141,11 @@ def main() -> None:
         print(f"| nanoGPT ({args.nanogpt}) | {reference['val_loss']:.3f} | {reference['seconds']:.1f} s |")
     else:
         reference = RECORDED
-        print(f"| nanoGPT (recorded, quiet machine) | {RECORDED['val_loss']:.3f} | {RECORDED['seconds']:.0f} s |")
+        print(f"| nanoGPT (recorded, quiet machine) | {RECORDED['val_loss']:.3f} | {RECORDED['seconds']:.1f} s |")
+    if other:
+        old = {key: statistics.median(r[key] for r in other) for key in ("val_loss", "seconds")}
+        label = f"archtrain at {args.root} ({other[0]['threads']} thread(s))"
+        print(f"| {label} | {old['val_loss']:.3f} | {old['seconds']:.1f} s |")
     mine = {key: statistics.median(r[key] for r in ours) for key in ("val_loss", "seconds")}
     print(f"| archtrain ({ours[0]['threads']} thread(s)) | {mine['val_loss']:.3f} | {mine['seconds']:.1f} s |")
     print(

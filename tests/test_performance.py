@@ -36,13 +36,13 @@ def test_a_cgroup_quota_caps_the_cores(tmp_path):
 def test_default_threads_are_the_free_cores_shared_out_less_the_workers(monkeypatch):
     monkeypatch.setattr(hardware, "usable_cpus", lambda: 8)
     with cpu_threads(64):  # torch's own count is a ceiling; lift it for the arithmetic
-        assert default_threads(load=0.2) == 8
-        assert default_threads(load=3.7) == 5  # three cores kept busy by other processes
-        assert default_threads(workers=2, load=0.0) == 6
-        assert default_threads(processes=2, workers=1, load=0.0) == 3
-        assert default_threads(load=12.0) == default_threads(workers=9, load=0.0) == 1
+        assert default_threads(busy=0.2) == 8
+        assert default_threads(busy=2.7) == 5  # three cores taken: more than half a core counts
+        assert default_threads(workers=2, busy=0.0) == 6
+        assert default_threads(processes=2, workers=1, busy=0.0) == 3
+        assert default_threads(busy=12.0) == default_threads(workers=9, busy=0.0) == 1
     with cpu_threads(2):
-        assert default_threads(load=0.0) == 2  # never more than OMP_NUM_THREADS or the caller's count
+        assert default_threads(busy=0.0) == 2  # never more than OMP_NUM_THREADS or the caller's count
 
 
 def test_every_summary_has_the_peak_memory_and_the_threads_used(workdir, one_thread):

@@ -1,5 +1,7 @@
 """Attention models: the encoder-decoder Transformer and the decoder-only GPT."""
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -137,9 +139,15 @@ class Transformer(Network):
         return F.pad(out[winner], (0, max_len - out.shape[1]), value=self.pad_id)
 
 
+def eager_decoding():
+    """Run a compiled net eagerly inside the block (torch >= 2.6; a no-op on older torch)."""
+    return torch.compiler.set_stance("force_eager") if hasattr(torch.compiler, "set_stance") else nullcontext()
+
+
 class GPT(Network):
     """GPT (Radford et al., 2018): causal self-attention blocks with learned positions and tied weights;
-    optionally sinusoidal or rotary positions and mixture-of-experts feed-forward networks."""
+    optionally sinusoidal or rotary positions, mixture-of-experts feed-forward networks, and no biases
+    in its linear maps and layer norms (`bias=False`, as nanoGPT's default)."""
 
     per_step = True
 
@@ -157,6 +165,7 @@ class GPT(Network):
         moe_experts: int = 0,
         moe_top_k: int = 2,
         moe_aux_weight: float = 0.01,
+        bias: bool = True,
     ):
         super().__init__()
         self.seq_len = seq_len
@@ -175,10 +184,11 @@ class GPT(Network):
                 moe_experts=moe_experts,
                 moe_top_k=moe_top_k,
                 moe_aux_weight=moe_aux_weight,
+                bias=bias,
             )
             for rate in depth_rates(drop_path, num_layers)
         )
-        self.norm = nn.LayerNorm(d_model)
+        self.norm = nn.LayerNorm(d_model, bias=bias)
         self.head = nn.Linear(d_model, vocab_size, bias=False)
         self.head.weight = self.token.weight  # weight tying (Press & Wolf, 2017)
         self.apply(self._init)
@@ -204,11 +214,13 @@ class GPT(Network):
     ) -> torch.Tensor:
         """Extend `prompt_ids` (batch, time) by `length` sampled tokens. The prompt runs once, then each new
         token runs alone against the cached keys and values. A window longer than seq_len tokens drops
-        its oldest token, which moves every position, so the cache is then rebuilt from the last seq_len."""
+        its oldest token, which moves every position, so the cache is then rebuilt from the last seq_len.
+        A compiled net (hardware.compile) decodes eagerly: every step has new shapes to compile for."""
         ids, fresh, caches = prompt_ids, prompt_ids, None
-        for _ in range(length):
-            if caches is None or caches[0].length + fresh.shape[1] > self.seq_len:
-                caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len :]
-            fresh = sample_next(self(fresh, caches)[:, -1], temperature, top_k)
-            ids = torch.cat([ids, fresh], dim=1)
+        with eager_decoding():
+            for _ in range(length):
+                if caches is None or caches[0].length + fresh.shape[1] > self.seq_len:
+                    caches, fresh = [KVCache() for _ in self.blocks], ids[:, -self.seq_len :]
+                fresh = sample_next(self(fresh, caches)[:, -1], temperature, top_k)
+                ids = torch.cat([ids, fresh], dim=1)
         return ids

@@ -112,16 +112,19 @@ class Attention(nn.Module):
     """Multi-head attention through scaled_dot_product_attention; self- or cross-attention.
 
     With `rotary`, queries and keys are rotated by position (self-attention only). With a `cache`,
-    `x` holds the newest steps and attends to every step cached before them as well.
+    `x` holds the newest steps and attends to every step cached before them as well. `bias=False`
+    leaves the projections without biases.
     """
 
-    def __init__(self, d_model: int, num_heads: int, dropout: float = 0.0, rotary: Rotary | None = None):
+    def __init__(
+        self, d_model: int, num_heads: int, dropout: float = 0.0, rotary: Rotary | None = None, bias: bool = True
+    ):
         super().__init__()
         if d_model % num_heads:
             raise ArchtrainError(f"d_model={d_model} is not divisible by num_heads={num_heads}")
         self.num_heads, self.dropout, self.rotary = num_heads, dropout, rotary
-        self.in_proj = nn.Linear(d_model, 3 * d_model)  # queries, keys and values, as in nn.MultiheadAttention
-        self.out = nn.Linear(d_model, d_model)
+        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # queries, keys and values together
+        self.out = nn.Linear(d_model, d_model, bias=bias)
 
     def forward(
         self,
@@ -151,8 +154,8 @@ class Attention(nn.Module):
             return self.in_proj(x).chunk(3, dim=-1)
         d_model = x.shape[-1]
         weight, bias = self.in_proj.weight, self.in_proj.bias
-        q = F.linear(x, weight[:d_model], bias[:d_model])
-        return q, *F.linear(context, weight[d_model:], bias[d_model:]).chunk(2, dim=-1)
+        q = F.linear(x, weight[:d_model], None if bias is None else bias[:d_model])
+        return q, *F.linear(context, weight[d_model:], None if bias is None else bias[d_model:]).chunk(2, dim=-1)
 
     def _heads(self, t: torch.Tensor) -> torch.Tensor:
         return t.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
@@ -161,9 +164,12 @@ class Attention(nn.Module):
 class FeedForward(nn.Sequential):
     """The position-wise two-layer network of a Transformer block."""
 
-    def __init__(self, d_model: int, mult: int = 4, dropout: float = 0.0):
+    def __init__(self, d_model: int, mult: int = 4, dropout: float = 0.0, bias: bool = True):
         super().__init__(
-            nn.Linear(d_model, mult * d_model), nn.GELU(), nn.Linear(mult * d_model, d_model), nn.Dropout(dropout)
+            nn.Linear(d_model, mult * d_model, bias=bias),
+            nn.GELU(),
+            nn.Linear(mult * d_model, d_model, bias=bias),
+            nn.Dropout(dropout),
         )
 
 
@@ -190,13 +196,14 @@ class MoEFeedForward(nn.Module):
         mult: int = 4,
         dropout: float = 0.0,
         aux_weight: float = 0.01,
+        bias: bool = True,
     ):
         super().__init__()
         if not 1 <= top_k <= num_experts:
             raise ArchtrainError(f"moe_top_k={top_k} must be between 1 and moe_experts={num_experts}")
         self.top_k, self.aux_weight = top_k, aux_weight
         self.router = nn.Linear(d_model, num_experts, bias=False)
-        self.experts = nn.ModuleList(FeedForward(d_model, mult, dropout) for _ in range(num_experts))
+        self.experts = nn.ModuleList(FeedForward(d_model, mult, dropout, bias) for _ in range(num_experts))
         self.balance = None
 
     def route(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -246,6 +253,7 @@ class TransformerBlock(nn.Module):
     warmup; otherwise each sum is normalized, as in the original Transformer (post-norm).
     `rotary` turns the self-attention's queries and keys by position; `moe_experts` > 0 replaces the
     feed-forward network by a mixture of that many experts, each token using `moe_top_k` of them.
+    `bias=False` leaves every projection and normalization without a bias (as nanoGPT's GPT).
     """
 
     def __init__(
@@ -261,17 +269,20 @@ class TransformerBlock(nn.Module):
         moe_experts: int = 0,
         moe_top_k: int = 2,
         moe_aux_weight: float = 0.01,
+        bias: bool = True,
     ):
         super().__init__()
         self.prenorm, self.cross = prenorm, cross
-        self.norm1, self.attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout, rotary)
+        self.norm1 = nn.LayerNorm(d_model, bias=bias)
+        self.attn = Attention(d_model, num_heads, dropout, rotary, bias)
         if cross:
-            self.norm_cross, self.cross_attn = nn.LayerNorm(d_model), Attention(d_model, num_heads, dropout)
-        self.norm2 = nn.LayerNorm(d_model)
+            self.norm_cross = nn.LayerNorm(d_model, bias=bias)
+            self.cross_attn = Attention(d_model, num_heads, dropout, bias=bias)
+        self.norm2 = nn.LayerNorm(d_model, bias=bias)
         self.ff = (
-            MoEFeedForward(d_model, moe_experts, moe_top_k, ff_mult, dropout, moe_aux_weight)
+            MoEFeedForward(d_model, moe_experts, moe_top_k, ff_mult, dropout, moe_aux_weight, bias)
             if moe_experts
-            else FeedForward(d_model, ff_mult, dropout)
+            else FeedForward(d_model, ff_mult, dropout, bias)
         )
         self.drop = nn.Dropout(dropout)
         self.drop_path = DropPath(drop_path)

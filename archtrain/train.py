@@ -219,6 +219,8 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             environment=environment(),
             error=None,
         )
+        if not cfg.hardware.threads:  # recorded in config.yaml: a resumed run computes with as many (exact resume)
+            cfg.hardware.threads = run_threads(cfg)
         if main_process:
             run.save_config(cfg)
             run.write_summary(summary)

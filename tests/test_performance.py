@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import QUICK, train
+from omegaconf import OmegaConf
 
 from archtrain import hardware
 from archtrain.data.images import scikit_learn_digits
@@ -49,6 +50,8 @@ def test_every_summary_has_the_peak_memory_and_the_threads_used(workdir, one_thr
     summary = train(workdir / "run", *QUICK)
     assert summary["memory"]["peak_rss_mb"] > 50
     assert summary["hardware"]["cpu_threads"] == 1  # the caller's one thread is a ceiling
+    recorded = OmegaConf.load(workdir / "run" / "config.yaml").hardware.threads
+    assert recorded == 1  # the default, resolved, is what resume= reads: a resumed run computes alike
     failed = train(workdir / "bad", *QUICK, "model=lstm", "data=csv_series", "data.path=missing.csv")
     assert failed["status"] == "failed" and failed["memory"]["peak_rss_mb"] > 50
 

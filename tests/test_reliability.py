@@ -13,7 +13,16 @@ import torch
 from conftest import QUICK, cli, resume, train
 
 # Dropout and shuffling on: the cases where a naive resume diverges.
-RUN = ["model=mlp", "data=digits", "model.width=64", "regularizer=[dropout]", "trainer.max_epochs=3"]
+# One thread: the uninterrupted run and the restarted processes must compute alike, and a default
+# chosen from what else keeps the cores busy may differ between them (resume= reuses the recorded one).
+RUN = [
+    "model=mlp",
+    "data=digits",
+    "model.width=64",
+    "regularizer=[dropout]",
+    "trainer.max_epochs=3",
+    "hardware.threads=1",
+]
 
 
 def weights(run_dir):

@@ -219,8 +219,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             environment=environment(),
             error=None,
         )
-        if not cfg.hardware.threads:  # recorded in config.yaml: a resumed run computes with as many (exact resume)
-            cfg.hardware.threads = run_threads(cfg)
+        cfg.hardware.threads = run_threads(cfg)  # recorded in config.yaml: resume= computes with as many threads
         if main_process:
             run.save_config(cfg)
             run.write_summary(summary)
@@ -235,7 +234,7 @@ def run_job(cfg: DictConfig, run_dir: Path, resume_overrides: list[str], multiru
             )
             if not multirun:
                 console.show_config(cfg)
-        with cpu_threads(run_threads(cfg)):
+        with cpu_threads(cfg.hardware.threads):
             fit_and_test(cfg, run, summary, resume=resume)
     except Stopped as err:
         summary.update(status="interrupted", error=f"{err}; continue with: archtrain resume={run.path}")

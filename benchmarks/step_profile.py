@@ -1,15 +1,14 @@
-"""Where each microsecond of a training step goes, archtrain against the hand-written loop.
+"""Where each microsecond of a run goes, archtrain against the hand-written loop, by phase.
 
     python benchmarks/step_profile.py [--case mlp] [--repeats 3] [--interval 0.0005]
 
 Runs a case of benchmarks/overhead.py through both sides while a thread samples the main thread's
-Python stack every `interval` seconds (a statistical profiler: no per-call hooks, so small
-functions are not inflated as under cProfile). Each sample goes to the phase it falls in (validation,
-checkpoints, set-up and teardown, or a training step) and, within a step, to the first frame from the
-innermost outwards that belongs to a part (time in C code counts for the Python frame that called it):
-the model's forward and loss, backward, the optimizer, data loading, Lightning's loop, archtrain's
-callbacks and task. Each sample weighs the time since the one before (a thread that holds the
-interpreter delays the sampler). Prints microseconds per training step by part, side by side.
+Python stack every `interval` seconds (a statistical profiler: no per-call hooks). Each sample goes
+to the phase it falls in (the training steps, validation, checkpoints, set-up and teardown), found by
+a frame anywhere on the stack, and weighs the time since the one before. Prints microseconds per
+training step by phase, side by side. It does not split a step further: the sampler only gets the
+interpreter when the main thread lets go of it, which a torch call does, so Python time in the
+training loop would be counted to the torch call that follows it (docs/PERFORMANCE.md).
 """
 
 import argparse
@@ -23,63 +22,28 @@ from pathlib import Path
 
 from overhead import CASES, COMMON, TEXT, cpu_threads, hand_loop, through_archtrain
 
-# Frames that only pass a call on (decorators, context managers): a sample in them goes to their caller.
-NEUTRAL = (
-    "/contextlib.py",
-    "/functools.py",
-    "torch/utils/_contextlib.py",
-    "torch/autograd/profiler.py",
-    "torch/_compile.py",
-    "torch/_dynamo/",
-    "typing_extensions",
-    "lightning_utilities/",
-)
 # Phases of the timed run, by a frame anywhere on the stack (the first phase that matches).
 PHASES = (
     ("sanity check", ("Trainer._run_sanity_check",)),
     ("checkpoints", ("Trainer.save_checkpoint", "hand_loop.<locals>.save", "SafeCheckpointIO.teardown")),
     ("validation", ("_EvaluationLoop.run", "hand_loop.<locals>.validate")),
-    ("steps", ("_TrainingEpochLoop.advance", "_TrainingEpochLoop.on_advance_end", "hand_loop.<locals>.fit")),
+    (
+        "the training steps",
+        ("_TrainingEpochLoop.advance", "_TrainingEpochLoop.on_advance_end", "hand_loop.<locals>.fit"),
+    ),
     ("epoch ends, set-up, teardown", ("Trainer.fit",)),
 )
-# Parts of a step, by the innermost frame that is not NEUTRAL: (part, path fragments, function names).
-PARTS = (
-    ("zero_grad", ("torch/optim/",), ("zero_grad",)),
-    ("optimizer (Adam)", ("torch/optim/",), ()),
-    ("backward", ("torch/autograd/", "torch/_tensor.py"), ()),
-    ("forward and loss", ("torch/nn/", "archtrain/models/", "archtrain/tasks/classify.py"), ()),
-    ("data: loader and batch", ("torch/utils/data/", "archtrain/data/"), ()),
-    ("archtrain: callbacks", ("archtrain/training/callbacks.py",), ()),
-    ("archtrain: task hooks", ("archtrain/tasks/",), ()),
-    ("Lightning: hook dispatch", ("pytorch_lightning/trainer/call.py",), ()),
-    ("Lightning: closure, backward and step wrappers", ("optimization/automatic.py", "/precision/", "strategies/"), ()),
-    ("Lightning: module and optimizer wrappers", ("core/module.py", "core/optimizer.py"), ()),
-    ("Lightning: logging", ("logger_connector",), ()),
-    ("Lightning: epoch loop, progress, fetcher", ("pytorch_lightning/", "lightning_fabric/"), ()),
-    ("the loop's own lines (hand loop)", ("benchmarks/overhead.py",), ()),
-)
 
 
-def classify(frame) -> tuple[str, str] | None:
-    """(phase, part) of a sample of the main thread whose innermost frame is `frame`."""
-    stack = []
+def classify(frame) -> str | None:
+    """The phase of a sample of the main thread whose innermost frame is `frame`."""
+    names = set()
     while frame is not None:
-        stack.append((frame.f_code.co_filename, frame.f_code.co_qualname))
+        names.add(frame.f_code.co_qualname)
         frame = frame.f_back
-    names = {name for _, name in stack}
     if not names & {"Trainer.fit", "hand_loop.<locals>.fit"}:
         return None  # outside the timed part (imports, config, the test)
-    phase = next(phase for phase, marks in PHASES if names & set(marks))
-    if phase != "steps":
-        return phase, ""
-    for path, name in stack:
-        if any(part in path for part in NEUTRAL):
-            continue
-        for part, paths, functions in PARTS:
-            if any(fragment in path for fragment in paths) and (not functions or name.split(".")[-1] in functions):
-                return phase, part
-        return phase, f"other: {path.rsplit('site-packages/', 1)[-1]}"
-    return phase, "other"
+    return next(phase for phase, marks in PHASES if names & set(marks))
 
 
 class Sampler:
@@ -135,12 +99,11 @@ def main() -> None:
     steps *= args.repeats
     print(f"\n{args.case}: {steps // args.repeats} steps x {args.repeats}; load average {os.getloadavg()[0]:.1f}")
     print("| us per training step | hand loop | archtrain |\n|---|---:|---:|")
-    keys = sorted({key for counts in sides.values() for key in counts}, key=lambda k: (k[0] != "steps", k))
-    for key in keys:
-        cells = [f"{1e6 * counts[key] / steps:.0f}" if counts[key] else "" for counts in sides.values()]
-        print(f"| {key[0] if key[0] != 'steps' else 'step'}{': ' + key[1] if key[1] else ''} | {' | '.join(cells)} |")
+    for phase, _ in PHASES:
+        cells = [f"{1e6 * counts[phase] / steps:.0f}" if counts[phase] else "" for counts in sides.values()]
+        print(f"| {phase} | {' | '.join(cells)} |")
     sampled = [f"{1e6 * sum(counts.values()) / steps:.0f}" for counts in sides.values()]
-    print(f"| sampled, all parts | {' | '.join(sampled)} |")
+    print(f"| sampled, all phases | {' | '.join(sampled)} |")
     measured = [f"{1e6 * seconds[side] / steps:.0f}" for side in sides]
     print(f"| **measured (the run's clock)** | {' | '.join(measured)} |")
 
